@@ -1,0 +1,69 @@
+#include <check.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "model/mem.h"
+#include "suites.h"
+
+START_TEST(alloc_is_charged_aligned_and_zeroed)
+{
+    struct mem_acct a;
+    mem_acct_init(&a);
+    float *p = mem_alloc(&a, MEM_ACTIVATIONS, 1000);
+    ck_assert_ptr_nonnull(p);
+    ck_assert_uint_eq((uintptr_t)p % 64, 0);
+    for (int i = 0; i < 250; i++)
+        ck_assert(p[i] == 0.0f);
+    ck_assert_uint_eq(a.cur[MEM_ACTIVATIONS], 1000);
+    ck_assert_uint_eq(mem_size(p), 1000);
+    void *q = mem_alloc(&a, MEM_GRADS, 24);
+    ck_assert_uint_eq(a.cur_total, 1024);
+    mem_free(&a, p);
+    ck_assert_uint_eq(a.cur[MEM_ACTIVATIONS], 0);
+    ck_assert_uint_eq(a.peak[MEM_ACTIVATIONS], 1000);
+    ck_assert_uint_eq(a.peak_total, 1024);
+    mem_free(&a, q);
+    ck_assert_uint_eq(a.cur_total, 0);
+    ck_assert_uint_eq(a.nblocks, 0);
+}
+END_TEST
+
+START_TEST(recharge_moves_category)
+{
+    struct mem_acct a;
+    mem_acct_init(&a);
+    void *p = mem_alloc(&a, MEM_FROZEN, 400);
+    mem_recharge(&a, p, MEM_TRAINABLE);
+    ck_assert_uint_eq(a.cur[MEM_FROZEN], 0);
+    ck_assert_uint_eq(a.cur[MEM_TRAINABLE], 400);
+    ck_assert_uint_eq(a.peak[MEM_FROZEN], 400);
+    mem_free(&a, p);
+    ck_assert_uint_eq(a.cur_total, 0);
+}
+END_TEST
+
+START_TEST(zero_and_overflow_rejected)
+{
+    struct mem_acct a;
+    mem_acct_init(&a);
+    ck_assert_ptr_null(mem_alloc(&a, MEM_WORKSPACE, 0));
+    ck_assert_ptr_null(mem_alloc(&a, MEM_WORKSPACE, SIZE_MAX - 10));
+    size_t out;
+    ck_assert(!mem_mul_ok(SIZE_MAX / 2, 3, &out));
+    ck_assert(mem_mul_ok(1u << 20, 1u << 10, &out));
+    ck_assert_uint_eq(out, (size_t)1 << 30);
+    ck_assert_uint_eq(a.cur_total, 0);
+    ck_assert_uint_gt(mem_peak_rss(), 0);
+}
+END_TEST
+
+Suite *mem_suite(void)
+{
+    Suite *s = suite_create("mem");
+    TCase *tc = tcase_create("accounting");
+    tcase_add_test(tc, alloc_is_charged_aligned_and_zeroed);
+    tcase_add_test(tc, recharge_moves_category);
+    tcase_add_test(tc, zero_and_overflow_rejected);
+    suite_add_tcase(s, tc);
+    return s;
+}
