@@ -1,0 +1,77 @@
+/*
+ * tokenizer: text -> token ids for an encoder, behind one interface.
+ *
+ * Implementations: BERT WordPiece from vocab.txt (model/wordpiece.c); RoBERTa
+ * byte-level BPE from vocab.json + merges.txt (model/bpe.c, tasks issue).
+ * Library code: never prints; errors go to struct err.
+ */
+#ifndef MODEL_TOKENIZER_H
+#define MODEL_TOKENIZER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "err.h"
+
+#define TOK_MAX_VOCAB 1000000  /* vocab.txt larger than this is refused (ERR_LIMIT) */
+#define TOK_MAX_TOKEN_BYTES 1024 /* a vocab line longer than this is refused */
+
+struct tokenizer_opts {
+    bool lowercase;            /* BERT do_lower_case (uncased models) */
+    bool strip_accents;        /* default: same as lowercase (HF behaviour) */
+    bool tokenize_chinese;     /* put spaces around CJK ideographs (default true) */
+    int max_word_chars;        /* words longer than this become [UNK]; default 100 */
+};
+
+/* HF defaults for an uncased BERT: lowercase, strip accents, CJK split, 100. */
+void tokenizer_opts_default(struct tokenizer_opts *o);
+
+struct tokenizer; /* opaque */
+
+/* One encoded example: [CLS] a [SEP] (b [SEP]) for WordPiece, token types
+ * 0 for the first segment incl. [CLS] and its [SEP], 1 for the second. */
+struct encoding {
+    int *ids;        /* (len) owned: free with encoding_free */
+    int *type_ids;   /* (len) owned */
+    int len;
+    bool truncated;  /* true if longest-first truncation removed tokens */
+};
+
+/* Load a WordPiece vocabulary (one token per line, id = line number, LF or
+ * CRLF).  Requires [PAD], [UNK], [CLS], [SEP] (and [MASK] if present is
+ * recorded).  Errors: missing file, duplicate token (names both lines),
+ * empty vocab, over TOK_MAX_VOCAB, invalid UTF-8 (names the line). */
+int tokenizer_load_wordpiece(struct tokenizer **out, const char *vocab_path,
+                             const struct tokenizer_opts *opts, struct err *e);
+
+/* Same from an in-memory list of tokens (used by the vocabulary builder and tests). */
+int tokenizer_from_tokens(struct tokenizer **out, const char *const *tokens, int n,
+                          const struct tokenizer_opts *opts, struct err *e);
+
+void tokenizer_free(struct tokenizer *t);
+
+/* Split one text into token ids without special tokens (no truncation).
+ * *ids is malloc'ed (caller frees); invalid UTF-8 -> ERR_FORMAT naming the byte offset. */
+int tokenizer_tokenize(const struct tokenizer *t, const char *text, int **ids, int *n,
+                       struct err *e);
+
+/* Encode a single text (text_b == NULL) or a pair, with special tokens, truncated
+ * longest-first so that the total is <= max_len (max_len >= 3, or >= 4 for pairs). */
+int tokenizer_encode(const struct tokenizer *t, const char *text_a, const char *text_b,
+                     int max_len, struct encoding *out, struct err *e);
+
+void encoding_free(struct encoding *enc);
+
+/* Vocabulary access. */
+int tokenizer_vocab_size(const struct tokenizer *t);
+const char *tokenizer_id_to_token(const struct tokenizer *t, int id); /* NULL if out of range */
+int tokenizer_token_to_id(const struct tokenizer *t, const char *tok); /* -1 if absent */
+
+/* Special token ids (-1 when the vocabulary has none, e.g. no [MASK]). */
+int tokenizer_pad_id(const struct tokenizer *t);
+int tokenizer_unk_id(const struct tokenizer *t);
+int tokenizer_cls_id(const struct tokenizer *t);
+int tokenizer_sep_id(const struct tokenizer *t);
+int tokenizer_mask_id(const struct tokenizer *t);
+
+#endif
