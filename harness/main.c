@@ -1,8 +1,12 @@
+/* peftbench: the command-line entry point.  Thin by design: parse the
+ * subcommand, call into harness/, turn the returned error into an exit status. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "harness/cli.h"
+
 int main(int argc, char **argv)
 {
-    (void)argc; (void)argv;
-    fprintf(stderr, "peftbench: not yet available\n");
-    return 2;
+    return cli_main(argc, argv, stdout, stderr);
 }

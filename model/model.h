@@ -1,0 +1,87 @@
+/*
+ * model: a BERT/RoBERTa encoder with its task head, loaded from and saved to
+ * Hugging Face model directories (config.json, model.safetensors, vocab.txt).
+ *
+ * Heads (tensor names as transformers' *ForSequenceClassification):
+ *   BERT:    pooled = tanh(h[CLS] Wp^T + bp) ("pooler.dense", part of the backbone);
+ *            logits = dropout(pooled) Wc^T + bc ("classifier").
+ *   RoBERTa: t = tanh(dropout(h[<s>]) Wd^T + bd) ("classifier.dense");
+ *            logits = dropout(t) Wo^T + bo ("classifier.out_proj"); no pooler.
+ * num_labels == 1 is regression (MSE), otherwise softmax cross-entropy.
+ */
+#ifndef MODEL_MODEL_H
+#define MODEL_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "encoder.h"
+#include "err.h"
+#include "hfconfig.h"
+#include "mem.h"
+#include "params.h"
+
+enum head_type { HEAD_BERT = 0, HEAD_ROBERTA };
+
+struct model {
+    struct bert_config cfg;   /* owned copy (id2label owned) */
+    struct mem_acct *acct;    /* borrowed */
+    struct param_store ps;
+    struct encoder enc;
+    enum head_type head;
+    int C;                    /* num labels; 1 = regression */
+    struct param *pool_w, *pool_b; /* (D, D), (D): BERT pooler (backbone group); NULL for RoBERTa */
+    struct param *cls_w, *cls_b;   /* BERT classifier (C, D), (C); RoBERTa classifier.dense (D, D) */
+    struct param *out_w, *out_b;   /* RoBERTa classifier.out_proj (C, D), (C); NULL for BERT */
+    float head_drop;          /* classifier dropout (hidden_dropout_prob) */
+
+    /* step state (views into enc.arena) */
+    float *cls_in;    /* (B, D) first-token hidden states */
+    float *pre;       /* (B, D) dense output before tanh */
+    float *act;       /* (B, D) tanh output */
+    float *cls_drop;  /* (B, D) RoBERTa: dropout(cls_in) */
+    float *act_drop;  /* (B, D) dropout(act) */
+    float *logits;    /* (B, C) */
+    char load_note[512]; /* what loading did beyond the obvious (new head, skipped tensors) */
+};
+
+/* Build a model with zero weights (call model_init_weights or model_load_dir). */
+int model_create(struct model *m, const struct bert_config *cfg, int num_labels,
+                 struct mem_acct *acct, struct err *e);
+void model_destroy(struct model *m);
+
+/* HF-style random init of every tensor (backbone and head). */
+void model_init_weights(struct model *m, uint64_t seed);
+
+/* Read dir/config.json and dir/model.safetensors into a new model with a
+ * num_labels head (num_labels <= 0: take it from the config).  Accepts the
+ * "bert."/"roberta." prefixes, legacy LayerNorm gamma/beta names, ignores MLM
+ * heads (cls.*, lm_head.*) and position_ids buffers; a missing head is
+ * initialised (seed) and noted in load_note; a missing or misshaped backbone
+ * tensor is an error naming it. */
+int model_load_dir(struct model *m, const char *dir, int num_labels, uint64_t seed,
+                   struct mem_acct *acct, struct err *e);
+
+/* Write dir/config.json and dir/model.safetensors (backbone, and the head when
+ * with_head), and copy vocab_src to dir/vocab.txt when non-NULL.  Creates dir. */
+int model_save_dir(const struct model *m, const char *dir, bool with_head, const char *vocab_src,
+                   struct err *e);
+
+/* One step's forward: *logits (B, C) valid until the next step. */
+int model_forward(struct model *m, const struct batch *b, bool train, uint64_t seed,
+                  uint64_t step, float **logits, struct err *e);
+
+/* Loss of the last forward against b->labels (classification) or b->targets
+ * (regression); with backward, accumulates all trainable gradients. */
+int model_loss_backward(struct model *m, const struct batch *b, bool backward, double *loss,
+                        struct err *e);
+
+/* Backward from given logits gradients (B, C) (used by tests and custom losses). */
+int model_backward(struct model *m, const float *dlogits, struct err *e);
+
+/* Make every backbone tensor (not the head) trainable or frozen. */
+int model_set_backbone_trainable(struct model *m, bool on, struct err *e);
+/* Make the head trainable (it is by default after create). */
+int model_set_head_trainable(struct model *m, bool on, struct err *e);
+
+#endif
