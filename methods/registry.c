@@ -1,0 +1,138 @@
+#include "registry.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define METHOD(x) extern const struct method_ops x##_method;
+#include "list.def"
+#undef METHOD
+
+static const struct method_ops *const methods[] = {
+#define METHOD(x) &x##_method,
+#include "list.def"
+#undef METHOD
+    NULL, /* keeps the array non-empty */
+};
+
+int registry_count(void)
+{
+    return (int)(sizeof methods / sizeof *methods) - 1;
+}
+
+const struct method_ops *registry_at(int i)
+{
+    return i >= 0 && i < registry_count() ? methods[i] : NULL;
+}
+
+const struct method_ops *method_find(const char *name)
+{
+    for (int i = 0; name && i < registry_count(); i++)
+        if (strcmp(methods[i]->name, name) == 0)
+            return methods[i];
+    return NULL;
+}
+
+const struct method_ops *method_lookup(const char *name, const char *where, struct err *e)
+{
+    const struct method_ops *m = method_find(name);
+    if (m)
+        return m;
+    const char *names[64] = {0};
+    char list[512] = "";
+    size_t o = 0;
+    int n = registry_count() < 64 ? registry_count() : 64;
+    for (int i = 0; i < n; i++) {
+        names[i] = methods[i]->name;
+        o += (size_t)snprintf(list + o, o < sizeof list ? sizeof list - o : 0, "%s%s",
+                              i ? ", " : "", names[i]);
+    }
+    const char *guess = name ? hp_did_you_mean(name, names, n) : NULL;
+    ERR_SET(e, ERR_CONFIG, "%s%sunknown method '%s'%s%s%s; valid: %s", where ? where : "",
+            where ? ": " : "", name ? name : "(none)", guess ? " (did you mean '" : "",
+            guess ? guess : "", guess ? "'?)" : "", list);
+    return NULL;
+}
+
+int method_parse(const struct method_ops *ops, struct hp_values *out, const struct hp_kv *kv,
+                 int nkv, const struct model *m, struct err *e)
+{
+    if (hp_parse(out, ops->name, ops->hps, ops->nhps, kv, nkv, e))
+        return e->code;
+    if (ops->check && ops->check(out, m, e))
+        return e->code;
+    return ERR_OK;
+}
+
+int method_create(struct method_inst *mi, const struct method_ops *ops,
+                  const struct hp_values *hp, struct model *m, uint64_t seed, struct err *e)
+{
+    memset(mi, 0, sizeof *mi);
+    if (ops->check && ops->check(hp, m, e))
+        return e->code;
+    mi->ops = ops;
+    mi->hp = *hp;
+    if (ops->create(&mi->state, hp, m, seed, e)) {
+        mi->state = NULL;
+        return e->code;
+    }
+    return ERR_OK;
+}
+
+void method_destroy(struct method_inst *mi)
+{
+    if (!mi || !mi->ops)
+        return;
+    if (mi->ops->destroy)
+        mi->ops->destroy(mi->state);
+    mi->state = NULL;
+    mi->ops = NULL;
+}
+
+int method_merge(struct method_inst *mi, struct model *m, struct err *e)
+{
+    if (!mi->ops->merge)
+        return ERR_SET(e, ERR_UNSUPPORTED, "method '%s' cannot be merged", mi->ops->name);
+    if (mi->merged)
+        return ERR_SET(e, ERR_STATE, "method '%s' is already merged", mi->ops->name);
+    if (mi->ops->merge(mi->state, m, e))
+        return e->code;
+    mi->merged = true;
+    return ERR_OK;
+}
+
+int method_unmerge(struct method_inst *mi, struct model *m, struct err *e)
+{
+    if (!mi->ops->unmerge)
+        return ERR_SET(e, ERR_UNSUPPORTED, "method '%s' cannot be unmerged", mi->ops->name);
+    if (!mi->merged)
+        return ERR_SET(e, ERR_STATE, "method '%s' is not merged", mi->ops->name);
+    if (mi->ops->unmerge(mi->state, m, e))
+        return e->code;
+    mi->merged = false;
+    return ERR_OK;
+}
+
+static const char *type_name(enum hp_type t)
+{
+    static const char *n[] = {"int", "float", "bool", "choice", "list"};
+    return n[t];
+}
+
+void registry_print(FILE *out)
+{
+    for (int i = 0; i < registry_count(); i++) {
+        const struct method_ops *m = methods[i];
+        fprintf(out, "%s\n    %s\n    defaults follow: %s\n", m->name, m->summary, m->source);
+        for (int k = 0; k < m->nhps; k++) {
+            const struct hp_def *d = &m->hps[k];
+            char range[96] = "";
+            if (d->type == HP_INT || d->type == HP_FLOAT)
+                snprintf(range, sizeof range, "[%g, %g]", d->lo, d->hi);
+            else if (d->type == HP_ENUM || d->type == HP_SET)
+                snprintf(range, sizeof range, "{%s}", d->choices);
+            fprintf(out, "    %-18s %-6s default %-10s %-28s %s\n", d->name, type_name(d->type),
+                    d->def ? d->def : "(unset)", range, d->doc);
+        }
+        fprintf(out, "\n");
+    }
+}
