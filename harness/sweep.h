@@ -1,0 +1,117 @@
+/*
+ * sweep: a YAML sweep file, parsed against its schema and expanded into trials.
+ *
+ *   sweep: lora-rank                      # name (results/<name>/)
+ *   model: builtin:tiny-bert              # or a Hugging Face model directory
+ *   data_dir: /path/to/glue               # optional (else $PEFTBENCH_DATA)
+ *   tasks: [wn-supersense, sst2]          # registry names, or {name:, path:, ...} file tasks
+ *   seeds: [1, 2, 3]
+ *   train: {epochs: 3, batch_size: 32, max_seq_len: 128, lr: 1.0e-3, ...}
+ *   max_trials: 1000
+ *   methods:
+ *     - {method: lora, rank: [1, 2, 4], alpha: 16, targets: [[q, v], [q, k, v, o]]}
+ *     - {methods: [prefix, parallel], prefix_length: 16, parallel.scaling: 2}
+ *     - {method: full, train: {lr: [2.0e-5, 5.0e-5]}}
+ *     - {method: lora, rank: [4, 8], alpha: [8, 16], zip: [[rank, alpha]]}
+ *   plots: [...]                          # kept as raw YAML for the figures module
+ *
+ * A list inside a method block is a grid axis (for a list-typed
+ * hyperparameter such as targets, a list of lists); `zip` groups axes that
+ * vary together.  Trials = Σ_blocks Π_axes × tasks × seeds, computed with
+ * overflow checks before expansion and refused above max_trials unless
+ * allow_large.  Each trial has a stable id: a hash of its canonical resolved
+ * configuration, independent of file layout and order.
+ */
+#ifndef HARNESS_SWEEP_H
+#define HARNESS_SWEEP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "methods/method.h"
+#include "model/err.h"
+
+#define SWEEP_MAX_COMPOSE 4   /* methods composed in one trial */
+#define SWEEP_NAME_MAX 128
+#define SWEEP_PATH_MAX 4096
+#define SWEEP_ID_LEN 16       /* hex characters of a trial id */
+
+struct train_cfg {
+    int epochs;           /* 3 */
+    int batch_size;       /* 32 */
+    int eval_batch_size;  /* 64 */
+    int max_seq_len;      /* 128 */
+    double lr;            /* 1e-3 */
+    double warmup_ratio;  /* 0.06 */
+    double weight_decay;  /* 0.0 */
+    double grad_clip;     /* 1.0 (0 = off) */
+    double adam_beta1, adam_beta2, adam_eps; /* 0.9, 0.999, 1e-8 */
+    int early_stopping;   /* patience in epochs, 0 = off */
+    bool eval_test;       /* also evaluate the test split at the best epoch */
+    int max_train, max_dev, max_test; /* example caps (0 = all) */
+    int max_steps;        /* stop after this many optimizer steps (0 = off) */
+    bool save_adapters;   /* keep trained method tensors under adapters/<trial_id>/ */
+    double dropout;       /* override the model's dropout (< 0: keep the config's) */
+};
+
+/* One method of a trial, fully resolved. */
+struct trial_method {
+    const struct method_ops *ops;
+    struct hp_values hp;
+};
+
+struct trial {
+    int index;                        /* position in plan order */
+    char id[SWEEP_ID_LEN + 1];        /* stable hash of canonical */
+    char task[64];
+    uint64_t seed;
+    struct train_cfg train;
+    int nmethods;
+    struct trial_method m[SWEEP_MAX_COMPOSE];
+    char label[128];                  /* methods joined with '+', e.g. "prefix+parallel" */
+    char *canonical;                  /* owned: canonical config text (hashed into id) */
+};
+
+/* A file task declared in the sweep (tasks: [{name: ..., path: ..., ...}]). */
+struct file_task_decl {
+    char name[64];
+    char **keys, **values; /* owned: (n) scalar fields as text; list values joined by ',' */
+    char **where;          /* owned: (n) "file:line:col" of each value */
+    int n;
+};
+
+struct sweep {
+    char name[SWEEP_NAME_MAX];
+    char path[SWEEP_PATH_MAX];        /* the file it came from */
+    char model[SWEEP_PATH_MAX];       /* "builtin:NAME" or a directory */
+    char data_dir[SWEEP_PATH_MAX];    /* "" when not given */
+    char **tasks;                     /* owned: (ntasks) names */
+    int ntasks;
+    struct file_task_decl *file_tasks;/* owned */
+    int nfile_tasks;
+    uint64_t *seeds;                  /* owned: (nseeds) */
+    int nseeds;
+    struct train_cfg train;           /* shared settings (before per-block overrides) */
+    size_t max_trials;                /* default 10000 */
+    struct trial *trials;             /* owned: (ntrials) in plan order */
+    size_t ntrials;
+    char *plots_yaml;                 /* owned: the raw `plots:` node as YAML text, or NULL */
+    char *resolved_yaml;              /* owned: the resolved sweep (after include/overrides) */
+};
+
+struct sweep_opts {
+    const char *const *overrides; /* Hydra-style "train.lr=1e-4", "seeds=1,2" */
+    int noverrides;
+    bool allow_large;             /* permit more than max_trials trials */
+};
+
+/* Parse, validate and expand a sweep file.  Every error names the file,
+ * line and column, what was expected and what was found. */
+int sweep_load(struct sweep *s, const char *path, const struct sweep_opts *o, struct err *e);
+void sweep_free(struct sweep *s);
+
+/* Defaults for train settings. */
+void train_cfg_default(struct train_cfg *t);
+
+#endif
