@@ -14,7 +14,8 @@ WARN   := -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes -Wmissin
 CFLAGS_BASE := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g $(WARN) -fopenmp \
                -I. -I$(BLAS_INC) -MMD -MP
 CFLAGS  ?= $(OPT)
-ALL_CFLAGS = $(CFLAGS_BASE) $(CFLAGS) $(SAN)
+ALL_CFLAGS = $(CFLAGS_BASE) $(CFLAGS) $(SAN) $(EXTRA)
+GIT_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDLIBS  := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lyaml -lcjson -lpcre2-8 -lm -fopenmp
 TEST_LDLIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lpthread -lm)
 
@@ -33,6 +34,9 @@ all: $(BIN) $(LIB)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# The commit goes into every trial record (environment.git_commit).
+$(BUILD)/harness/results.o: EXTRA = -DPEFTBENCH_GIT='"$(GIT_COMMIT)"'
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@

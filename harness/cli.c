@@ -7,6 +7,11 @@
 #include <string.h>
 
 #include "bench.h"
+#include "methods/registry.h"
+#include "model/model.h"
+#include "model/tokenizer.h"
+#include "run.h"
+#include "tasks/task.h"
 #include "model/err.h"
 
 struct subcommand {
@@ -99,6 +104,206 @@ static int cmd_demo(int argc, char **argv, FILE *out, FILE *errf)
     return 1;
 }
 
+static const char run_usage[] =
+    "usage: peftbench run SWEEP.yaml [--out DIR] [--threads N] [--trial K | --shard I/N]\n"
+    "                     [--resume] [--retry-failed] [--dry-run] [--quiet] [--allow-large]\n"
+    "                     [key.path=value ...]\n";
+
+/* Parse "I/N" with 0 <= I < N. */
+static bool parse_shard(const char *s, int *i, int *n, FILE *errf)
+{
+    char extra;
+    if (!s || sscanf(s, "%d/%d%c", i, n, &extra) != 2 || *n < 1 || *i < 0 || *i >= *n) {
+        fprintf(errf, "peftbench: --shard expects I/N with 0 <= I < N, got '%s'\n",
+                s ? s : "(nothing)");
+        return false;
+    }
+    return true;
+}
+
+static int parse_run_flag(struct run_opts *o, int argc, char **argv, int *i, FILE *errf)
+{
+    const char *a = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+    int t;
+    if (strcmp(a, "--out") == 0 && v)
+        o->out_dir = v, (*i)++;
+    else if (strcmp(a, "--threads") == 0)
+        return parse_int(a, v, 1, 256, &o->threads, errf) ? ((*i)++, 0) : 2;
+    else if (strcmp(a, "--trial") == 0)
+        return parse_int(a, v, 0, 100000000, &t, errf) ? (o->trial = t, (*i)++, 0) : 2;
+    else if (strcmp(a, "--shard") == 0)
+        return parse_shard(v, &o->shard_i, &o->shard_n, errf) ? ((*i)++, 0) : 2;
+    else if (strcmp(a, "--resume") == 0)
+        return 0; /* the default: trials already recorded are skipped */
+    else if (strcmp(a, "--retry-failed") == 0)
+        o->retry_failed = true;
+    else if (strcmp(a, "--dry-run") == 0)
+        o->dry_run = true;
+    else if (strcmp(a, "--quiet") == 0)
+        o->quiet = true;
+    else if (strcmp(a, "--allow-large") == 0)
+        o->allow_large = true;
+    else {
+        fprintf(errf, "peftbench: unknown option '%s'\n%s", a, run_usage);
+        return 2;
+    }
+    return 0;
+}
+
+static int run_like(int argc, char **argv, FILE *out, FILE *errf, bool dry)
+{
+    struct run_opts o = {.trial = -1, .dry_run = dry};
+    const char **ov = calloc((size_t)argc, sizeof *ov);
+    if (!ov)
+        return 1;
+    for (int i = 1; i < argc; i++) {
+        if (argv[i][0] == '-' && argv[i][1] == '-') {
+            int rc = parse_run_flag(&o, argc, argv, &i, errf);
+            if (rc) {
+                free(ov);
+                return rc;
+            }
+        } else if (strchr(argv[i], '=')) {
+            ov[o.noverrides++] = argv[i];
+        } else if (!o.sweep_path) {
+            o.sweep_path = argv[i];
+        } else {
+            fprintf(errf, "peftbench: unexpected argument '%s'\n%s", argv[i], run_usage);
+            free(ov);
+            return 2;
+        }
+    }
+    if (!o.sweep_path) {
+        fprintf(errf, "%s", run_usage);
+        free(ov);
+        return 2;
+    }
+    if (o.trial >= 0 && o.shard_n > 0) {
+        fprintf(errf, "peftbench: --trial and --shard select trials differently; give one\n");
+        free(ov);
+        return 2;
+    }
+    o.overrides = ov;
+    int rc = run_sweep(&o, out, errf);
+    free(ov);
+    return rc;
+}
+
+static int cmd_run(int argc, char **argv, FILE *out, FILE *errf)
+{
+    return run_like(argc, argv, out, errf, false);
+}
+
+static int cmd_plan(int argc, char **argv, FILE *out, FILE *errf)
+{
+    return run_like(argc, argv, out, errf, true);
+}
+
+static int cmd_collect(int argc, char **argv, FILE *out, FILE *errf)
+{
+    if (argc != 2) {
+        fprintf(errf, "usage: peftbench collect RESULTS_DIR\n");
+        return 2;
+    }
+    return run_collect(argv[1], out, errf);
+}
+
+static int cmd_methods(int argc, char **argv, FILE *out, FILE *errf)
+{
+    (void)argc, (void)argv, (void)errf;
+    registry_print(out);
+    return 0;
+}
+
+static int cmd_tasks(int argc, char **argv, FILE *out, FILE *errf)
+{
+    struct task_params p;
+    task_params_init(&p);
+    p.data_dir = getenv("PEFTBENCH_DATA");
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--data-dir") == 0 && i + 1 < argc)
+            p.data_dir = argv[++i];
+        else {
+            fprintf(errf, "usage: peftbench tasks [--data-dir DIR]\n");
+            return 2;
+        }
+    }
+    task_print(out, &p);
+    return 0;
+}
+
+/* `init-model DIR --vocab FILE [dims]`: a randomly initialised BERT in the
+ * Hugging Face layout (for tests, and as the random baseline of a pretrained model). */
+static int cmd_init_model(int argc, char **argv, FILE *out, FILE *errf)
+{
+    struct bert_config c;
+    hfconfig_default(&c);
+    c.num_hidden_layers = 2, c.hidden_size = 64, c.num_attention_heads = 2;
+    c.intermediate_size = 128, c.max_position_embeddings = 128;
+    const char *dir = NULL, *vocab = NULL;
+    int seed = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        bool ok = true;
+        if (strcmp(a, "--vocab") == 0 && v)
+            vocab = v, i++;
+        else if (strcmp(a, "--layers") == 0)
+            ok = parse_int(a, v, 1, 1024, &c.num_hidden_layers, errf), i++;
+        else if (strcmp(a, "--hidden") == 0)
+            ok = parse_int(a, v, 1, 1 << 16, &c.hidden_size, errf), i++;
+        else if (strcmp(a, "--heads") == 0)
+            ok = parse_int(a, v, 1, 1024, &c.num_attention_heads, errf), i++;
+        else if (strcmp(a, "--ffn") == 0)
+            ok = parse_int(a, v, 1, 1 << 18, &c.intermediate_size, errf), i++;
+        else if (strcmp(a, "--max-pos") == 0)
+            ok = parse_int(a, v, 2, 1 << 16, &c.max_position_embeddings, errf), i++;
+        else if (strcmp(a, "--seed") == 0)
+            ok = parse_int(a, v, 0, 1 << 30, &seed, errf), i++;
+        else if (a[0] != '-' && !dir)
+            dir = a;
+        else {
+            fprintf(errf, "usage: peftbench init-model DIR --vocab FILE [--layers L] [--hidden D] "
+                          "[--heads H] [--ffn F] [--max-pos P] [--seed S]\n");
+            return 2;
+        }
+        if (!ok)
+            return 2;
+    }
+    if (!dir || !vocab) {
+        fprintf(errf, "peftbench init-model: DIR and --vocab FILE are required\n");
+        return 2;
+    }
+    struct err e;
+    struct tokenizer *tok = NULL;
+    struct tokenizer_opts to;
+    tokenizer_opts_default(&to);
+    if (tokenizer_load_wordpiece(&tok, vocab, &to, &e)) {
+        fprintf(errf, "peftbench init-model: %s\n", e.msg);
+        return 1;
+    }
+    c.vocab_size = tokenizer_vocab_size(tok);
+    c.pad_token_id = tokenizer_pad_id(tok);
+    tokenizer_free(tok);
+    struct mem_acct acct;
+    mem_acct_init(&acct);
+    struct model m;
+    if (hfconfig_validate(&c, NULL, &e) || model_create(&m, &c, 2, &acct, &e)) {
+        fprintf(errf, "peftbench init-model: %s\n", e.msg);
+        return 1;
+    }
+    model_init_weights(&m, (uint64_t)seed);
+    int rc = model_save_dir(&m, dir, false, vocab, &e);
+    model_destroy(&m);
+    if (rc) {
+        fprintf(errf, "peftbench init-model: %s\n", e.msg);
+        return 1;
+    }
+    fprintf(out, "peftbench: wrote a random L=%d D=%d H=%d F=%d V=%d model to %s\n",
+            c.num_hidden_layers, c.hidden_size, c.num_attention_heads, c.intermediate_size,
+            c.vocab_size, dir);
+    return 0;
+}
+
 static int cmd_version(int argc, char **argv, FILE *out, FILE *errf)
 {
     (void)argc, (void)argv, (void)errf;
@@ -107,6 +312,12 @@ static int cmd_version(int argc, char **argv, FILE *out, FILE *errf)
 }
 
 static const struct subcommand commands[] = {
+    {"run", "run a sweep: train every trial not yet done, write results.csv", cmd_run},
+    {"plan", "list a sweep's trials with ids, parameter counts and cost (no training)", cmd_plan},
+    {"collect", "rebuild RESULTS_DIR/results.csv from RESULTS_DIR/trials/", cmd_collect},
+    {"methods", "list the PEFT methods with their hyperparameters", cmd_methods},
+    {"tasks", "list the tasks with kind, labels, metric and split sizes", cmd_tasks},
+    {"init-model", "write a randomly initialised BERT model directory", cmd_init_model},
     {"bench", "engine benchmark: sgemm calibration, forward and train-step throughput", cmd_bench},
     {"demo", "run the built-in demo sweep", cmd_demo},
     {"version", "print the version", cmd_version},

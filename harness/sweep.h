@@ -21,6 +21,42 @@
  * overflow checks before expansion and refused above max_trials unless
  * allow_large.  Each trial has a stable id: a hash of its canonical resolved
  * configuration, independent of file layout and order.
+ *
+ * Schema details (harness/sweep.c):
+ *   - Required: model, tasks, methods.  `sweep` defaults to the file name
+ *     without its extension; seeds default to [SWEEP_DEFAULT_SEED];
+ *     max_trials to SWEEP_DEFAULT_MAX_TRIALS.  `include` and the YAML limits
+ *     are handled by harness/yaml.h (included files first, the including
+ *     file on top; later keys win).
+ *   - Values are typed by the schema, never by YAML: train settings parse
+ *     their text strictly (integers are decimal, booleans exactly true/false);
+ *     hyperparameter values go to method_parse as text with their position.
+ *   - tasks: registry names (checked with task_lookup) or file tasks
+ *     {name:, path: | train:, ...}; a file task name may not shadow a
+ *     registered task.  Duplicate tasks or seeds are errors; at most
+ *     SWEEP_MAX_TASKS tasks and SWEEP_MAX_SEEDS seeds.
+ *   - A method block is {method: NAME, ...} or {methods: [A, B], ...} or the
+ *     shorthand NAME.  Its other keys are hyperparameters: unqualified when
+ *     exactly one composed method declares the name, else qualified
+ *     ("parallel.scaling") or nested (`parallel: {scaling: 2}`); `train:`
+ *     overrides train settings (lists = axes); `zip: [[a, b], ...]` (or the
+ *     flat `zip: [a, b]` for one group) names axes of equal length that vary
+ *     together ("train.lr" names a train axis).
+ *   - Grid order: one dimension per free axis and one per zip group, in the
+ *     order the keys appear in the block (a zip group where its first member
+ *     appears); the last dimension varies fastest.  Plan order: blocks in
+ *     file order, grid points, tasks, seeds.
+ *   - canonical (version line "peftbench-trial v1"): model, task, file-task
+ *     fields sorted by key, seed, every train setting (%.9g for reals), then
+ *     each method in composition order with all its hyperparameters,
+ *     defaults included, in declaration order (hp_format).  Control
+ *     characters and '\' in values are escaped.  Not included: the sweep
+ *     name, the file path, data_dir, key order, block order.
+ *   - id: FNV-1a 64 of canonical as 16 lowercase hex digits.  It is not a
+ *     cryptographic hash: it identifies trials, it does not defend against
+ *     forged configs.  Two trials of one sweep with the same id are an error
+ *     naming both blocks (a repeated axis value or overlapping blocks),
+ *     not silently deduplicated.
  */
 #ifndef HARNESS_SWEEP_H
 #define HARNESS_SWEEP_H
@@ -36,6 +72,11 @@
 #define SWEEP_NAME_MAX 128
 #define SWEEP_PATH_MAX 4096
 #define SWEEP_ID_LEN 16       /* hex characters of a trial id */
+#define SWEEP_DEFAULT_SEED 1
+#define SWEEP_MAX_TASKS 1024
+#define SWEEP_MAX_SEEDS 4096
+#define SWEEP_DEFAULT_MAX_TRIALS 10000
+#define SWEEP_HARD_MAX_TRIALS 100000 /* even with allow_large: ~5 KiB of memory per trial */
 
 struct train_cfg {
     int epochs;           /* 3 */
@@ -109,9 +150,16 @@ struct sweep_opts {
 /* Parse, validate and expand a sweep file.  Every error names the file,
  * line and column, what was expected and what was found. */
 int sweep_load(struct sweep *s, const char *path, const struct sweep_opts *o, struct err *e);
+/* Free everything sweep_load allocated and zero *s (NULL-safe; safe on a zeroed struct). */
 void sweep_free(struct sweep *s);
 
 /* Defaults for train settings. */
 void train_cfg_default(struct train_cfg *t);
+
+/* The id of a canonical text: FNV-1a 64, 16 lowercase hex digits + NUL into id. */
+void sweep_hash_id(const char *canonical, char id[SWEEP_ID_LEN + 1]);
+
+/* The file task declared under name, or NULL (a registry task or unknown). */
+const struct file_task_decl *sweep_file_task(const struct sweep *s, const char *name);
 
 #endif

@@ -183,7 +183,7 @@ static int parse_value(struct hp_val *o, const char *method, const struct hp_def
 static int unknown_key(const char *method, const struct hp_def *defs, int ndefs,
                        const struct hp_kv *kv, struct err *e)
 {
-    const char *names[HP_MAX];
+    const char *names[HP_MAX] = {0};
     char list[512] = "";
     size_t o = 0;
     for (int i = 0; i < ndefs && i < HP_MAX; i++) {

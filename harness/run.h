@@ -1,0 +1,41 @@
+/*
+ * run: `peftbench run` / `plan` / `collect`: the sweep driver.
+ *
+ * For each trial of the sweep not yet done (resume), in plan order (or the
+ * one selected by --trial, or the slice of --shard I/N): load the backbone,
+ * create the methods, load and tokenize the task (cached across trials),
+ * train (harness/train.c), measure, write trials/<id>.json atomically and
+ * rebuild results.csv.  SIGINT/SIGTERM finish the current step, record
+ * nothing for the unfinished trial, and exit so that a rerun continues.
+ */
+#ifndef HARNESS_RUN_H
+#define HARNESS_RUN_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+struct run_opts {
+    const char *sweep_path;
+    const char *out_dir;       /* NULL: results/<sweep name> */
+    int threads;               /* 0: OpenMP's default */
+    long trial;                /* -1, or the plan index to run */
+    int shard_i, shard_n;      /* shard_n == 0: no sharding; else run index % n == i */
+    bool dry_run;              /* plan only */
+    bool quiet;
+    bool retry_failed;         /* rerun trials recorded as failed */
+    bool allow_large;
+    const char *const *overrides;
+    int noverrides;
+};
+
+/* Run (or plan, with dry_run) a sweep.  Returns the exit status:
+ * 0 all selected trials done, 1 error, 130 interrupted. */
+int run_sweep(const struct run_opts *o, FILE *out, FILE *errf);
+
+/* Rebuild DIR/results.csv from DIR/trials/. */
+int run_collect(const char *dir, FILE *out, FILE *errf);
+
+/* Resolve a sweep's model string to a directory (builtin:NAME -> results/models/NAME). */
+int run_resolve_model(const char *model, char *dir, size_t n, FILE *errf);
+
+#endif
