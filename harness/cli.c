@@ -10,6 +10,7 @@
 #include "methods/registry.h"
 #include "model/model.h"
 #include "model/tokenizer.h"
+#include "predict.h"
 #include "run.h"
 #include "tasks/task.h"
 #include "model/err.h"
@@ -315,6 +316,7 @@ static const struct subcommand commands[] = {
     {"run", "run a sweep: train every trial not yet done, write results.csv", cmd_run},
     {"plan", "list a sweep's trials with ids, parameter counts and cost (no training)", cmd_plan},
     {"collect", "rebuild RESULTS_DIR/results.csv from RESULTS_DIR/trials/", cmd_collect},
+    {"predict", "run a saved model + adapter on a task split or a file of texts", predict_main},
     {"methods", "list the PEFT methods with their hyperparameters", cmd_methods},
     {"tasks", "list the tasks with kind, labels, metric and split sizes", cmd_tasks},
     {"init-model", "write a randomly initialised BERT model directory", cmd_init_model},

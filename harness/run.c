@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "methods/persist.h"
 #include "methods/registry.h"
 #include "model/model.h"
 #include "model/tokenizer.h"
@@ -451,6 +452,21 @@ static int create_methods(struct model *m, const struct trial *t, struct method_
     return ERR_OK;
 }
 
+/* Keep the trained method tensors and head under OUT/adapters/<id>/ (methods/persist.h),
+ * with the backbone it was trained on named in a text file beside them. */
+static int save_adapters(const struct run_ctx *c, const struct trial *t, const struct model *m,
+                         const struct method_inst *mi, int nm, struct err *e)
+{
+    char dir[4200], path[4300];
+    snprintf(dir, sizeof dir, "%s/adapters/%s", c->out_dir, t->id);
+    if (results_mkdirs(dir, e) || persist_save(dir, m, mi, nm, e))
+        return e->code;
+    char text[4400];
+    int n = snprintf(text, sizeof text, "%s\n", c->model_dir);
+    snprintf(path, sizeof path, "%s/base_model.txt", dir);
+    return results_write_atomic(path, text, (size_t)n, e);
+}
+
 /* Run trial t; *rec receives its record (NULL when interrupted). */
 static int run_trial(struct run_ctx *c, const struct trial *t, cJSON **rec, struct err *e)
 {
@@ -475,9 +491,12 @@ static int run_trial(struct run_ctx *c, const struct trial *t, cJSON **rec, stru
                                 fault_nan_step(), &stop_flag, progress, c};
         rc = train_run(&s, &tr, e);
     }
+    if (rc == ERR_OK && tr.status == TRIAL_OK && t->train.save_adapters)
+        rc = save_adapters(c, t, &m, mi, nm, e);
     if (rc == ERR_OK && tr.status != TRIAL_INTERRUPTED) {
         *rec = base_record(c, t);
         add_results(*rec, &tr, &d->td, &k, &acct);
+        add_num(*rec, "wall_seconds", timer_now() - c->trial_t0);
     }
     train_result_free(&tr);
     for (int i = nm; i-- > 0;)
