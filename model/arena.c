@@ -93,3 +93,23 @@ void arena_destroy(struct arena *a)
     free_chunks(a);
     a->used = a->total = 0;
 }
+
+struct arena_mark arena_mark(const struct arena *a)
+{
+    struct arena_mark m = {a->nchunks, a->used, a->total};
+    return m;
+}
+
+void arena_rewind(struct arena *a, struct arena_mark m)
+{
+    while (a->nchunks > m.nchunks && a->nchunks > 1) {
+        a->nchunks--;
+        mem_free(a->acct, a->chunks[a->nchunks]);
+    }
+    if (a->nchunks == m.nchunks) {
+        a->used = m.used;
+    } else { /* the mark was taken before the first chunk existed */
+        a->used = 0;
+    }
+    a->total = m.total;
+}

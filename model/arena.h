@@ -40,4 +40,14 @@ float *arena_zeros(struct arena *a, size_t n);
 int *arena_ints(struct arena *a, size_t n);
 void arena_destroy(struct arena *a);
 
+/* A position in the arena, to give back everything allocated after it. */
+struct arena_mark {
+    int nchunks;
+    size_t used, total;
+};
+struct arena_mark arena_mark(const struct arena *a);
+/* Release everything allocated since m (chunks added since are freed; the next
+ * reset sizes the main block for the high-water mark anyway). */
+void arena_rewind(struct arena *a, struct arena_mark m);
+
 #endif

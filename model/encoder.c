@@ -602,9 +602,30 @@ int encoder_forward(struct encoder *enc, const struct batch *b, struct err *e)
     float *x = NULL;
     if (embed_fwd(enc, b, &x, e))
         return e->code;
-    for (int l = 0; l < enc->L; l++)
-        if (layer_fwd(enc, l, x, &x, e))
+    /* Layers no backward will reach (all of them in evaluation, those below the
+     * lowest trainable one in training) keep nothing: their activations are
+     * given back to the arena after each layer and the output moves through two
+     * ping-pong buffers, so a frozen-backbone step holds one layer's activations. */
+    enc->saved_from = c->train ? encoder_lowest_trainable(enc) : enc->L;
+    const size_t ND = (size_t)c->N * enc->D;
+    float *pp[2] = {NULL, NULL};
+    if (enc->saved_from > 0 && (!(pp[0] = arena_floats(&enc->arena, ND)) ||
+                                !(pp[1] = arena_floats(&enc->arena, ND))))
+        return oom(e, "layer outputs");
+    for (int l = 0; l < enc->L; l++) {
+        if (l >= enc->saved_from) {
+            if (layer_fwd(enc, l, x, &x, e))
+                return e->code;
+            continue;
+        }
+        struct arena_mark mk = arena_mark(&enc->arena);
+        float *y;
+        if (layer_fwd(enc, l, x, &y, e))
             return e->code;
+        memcpy(pp[l & 1], y, ND * sizeof(float));
+        arena_rewind(&enc->arena, mk);
+        x = pp[l & 1];
+    }
     enc->hidden = x;
     enc->have_forward = true;
     return ERR_OK;
@@ -735,6 +756,11 @@ int encoder_backward(struct encoder *enc, float *dhidden, struct err *e)
     if (!enc->have_forward)
         return ERR_SET(e, ERR_STATE, "encoder_backward without a forward in this step");
     const int low = encoder_lowest_trainable(enc);
+    if (low < enc->saved_from && low < enc->L)
+        return ERR_SET(e, ERR_STATE,
+                       "encoder_backward after a forward that kept no activations below layer "
+                       "%d (an evaluation forward, or trainability changed in between)",
+                       enc->saved_from);
     const float *dy = dhidden;
     for (int l = enc->L - 1; l >= 0 && l >= low; l--) {
         float *dx;

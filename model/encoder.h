@@ -87,6 +87,7 @@ struct encoder {
     struct layer_save *save;   /* (L) owned array */
     float *hidden;             /* (N, D) final hidden states */
     bool have_forward;
+    int saved_from;            /* first layer whose activations the forward kept */
 };
 
 /* Register the encoder's tensors (HF names, no "bert." prefix) in ps as

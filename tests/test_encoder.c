@@ -482,6 +482,27 @@ START_TEST(second_single_slot_hook_rejected)
 }
 END_TEST
 
+/* A forward that no backward will follow keeps no per-layer activations. */
+START_TEST(frozen_forward_keeps_no_layer_activations)
+{
+    struct fixture f;
+    fixture_init(&f, "bert", TC);
+    struct err e;
+    ck_assert_int_eq(model_forward(&f.m, &f.tb.b, true, 1, 1, NULL, &e), 0);
+    size_t frozen = f.m.enc.arena.total;
+    ck_assert_int_eq(model_set_backbone_trainable(&f.m, true, &e), 0);
+    ck_assert_int_eq(model_forward(&f.m, &f.tb.b, true, 1, 1, NULL, &e), 0);
+    size_t full = f.m.enc.arena.total;
+    ck_assert_msg(2 * frozen < full, "frozen forward kept %zu bytes, full %zu", frozen, full);
+    /* a backward after an evaluation forward is refused, not silently wrong */
+    ck_assert_int_eq(model_forward(&f.m, &f.tb.b, false, 1, 1, NULL, &e), 0);
+    double loss;
+    ck_assert_int_eq(model_loss_backward(&f.m, &f.tb.b, true, &loss, &e), ERR_STATE);
+    ck_assert_ptr_nonnull(strstr(e.msg, "kept no activations"));
+    fixture_free(&f);
+}
+END_TEST
+
 /* ---- determinism and padding ----------------------------------------------- */
 
 static void train_once(struct fixture *f, float *logits_out, float *grad_out, float *w_out)
@@ -718,6 +739,7 @@ Suite *encoder_suite(void)
     tcase_add_test(fr, backward_stops_below_lowest_trainable);
     tcase_add_test(fr, hook_sites_called_once_per_layer);
     tcase_add_test(fr, second_single_slot_hook_rejected);
+    tcase_add_test(fr, frozen_forward_keeps_no_layer_activations);
     suite_add_tcase(s, fr);
     TCase *d = tcase_create("determinism");
     tcase_set_timeout(d, 120);
