@@ -247,10 +247,6 @@ static int predict(const struct popts *o, FILE *out, struct err *e)
     for (int i = 0; rc == ERR_OK && o->merged && i < nm; i++)
         if (mi[i].ops->merge)
             rc = method_merge(&mi[i], &m, e);
-    char vocab[4200];
-    snprintf(vocab, sizeof vocab, "%s/vocab.txt", o->model);
-    struct tokenizer_opts to;
-    tokenizer_opts_default(&to);
     if (rc == ERR_OK)
         rc = load_data(o, C, &td, e);
     const struct split *sp = rc == ERR_OK && o->task ? pick_split(&td, o->split) : &td.dev;
@@ -258,7 +254,7 @@ static int predict(const struct popts *o, FILE *out, struct err *e)
         rc = ERR_SET(e, ERR_CONFIG, "--split %s: expected train, dev, test or dev_mismatched",
                      o->split);
     if (rc == ERR_OK)
-        rc = tokenizer_load_wordpiece(&tok, vocab, &to, e);
+        rc = tokenizer_load_dir(&tok, o->model, e);
     if (rc == ERR_OK)
         rc = batching_tokenize(&ts, sp, td.kind, tok, o->max_seq_len, e);
     if (rc == ERR_OK && !(logits = calloc(sp->n * (size_t)C + 1, sizeof(float))))

@@ -2,7 +2,7 @@
  * tokenizer: text -> token ids for an encoder, behind one interface.
  *
  * Implementations: BERT WordPiece from vocab.txt (model/wordpiece.c); RoBERTa
- * byte-level BPE from vocab.json + merges.txt (model/bpe.c, tasks issue).
+ * byte-level BPE from vocab.json + merges.txt (model/bpe.c).
  * Library code: never prints; errors go to struct err.
  */
 #ifndef MODEL_TOKENIZER_H
@@ -13,7 +13,7 @@
 
 #include "err.h"
 
-#define TOK_MAX_VOCAB 1000000  /* vocab.txt larger than this is refused (ERR_LIMIT) */
+#define TOK_MAX_VOCAB 1000000  /* vocab.txt / vocab.json / merges.txt larger: ERR_LIMIT */
 #define TOK_MAX_TOKEN_BYTES 1024 /* a vocab line longer than this is refused */
 
 struct tokenizer_opts {
@@ -21,15 +21,19 @@ struct tokenizer_opts {
     bool strip_accents;        /* default: same as lowercase (HF behaviour) */
     bool tokenize_chinese;     /* put spaces around CJK ideographs (default true) */
     int max_word_chars;        /* words longer than this become [UNK]; default 100 */
+    bool add_prefix_space;     /* BPE only: " " + text unless it starts with whitespace
+                                  (RobertaTokenizer add_prefix_space); default false.
+                                  BPE ignores the four fields above. */
 };
 
-/* HF defaults for an uncased BERT: lowercase, strip accents, CJK split, 100. */
+/* HF defaults for an uncased BERT: lowercase, strip accents, CJK split, 100; no prefix space. */
 void tokenizer_opts_default(struct tokenizer_opts *o);
 
 struct tokenizer; /* opaque */
 
 /* One encoded example: [CLS] a [SEP] (b [SEP]) for WordPiece, token types
- * 0 for the first segment incl. [CLS] and its [SEP], 1 for the second. */
+ * 0 for the first segment incl. [CLS] and its [SEP], 1 for the second;
+ * <s> a </s> (</s> b </s>) for BPE (RoBERTa), token types all 0. */
 struct encoding {
     int *ids;        /* (len) owned: free with encoding_free */
     int *type_ids;   /* (len) owned */
@@ -48,6 +52,21 @@ int tokenizer_load_wordpiece(struct tokenizer **out, const char *vocab_path,
 int tokenizer_from_tokens(struct tokenizer **out, const char *const *tokens, int n,
                           const struct tokenizer_opts *opts, struct err *e);
 
+/* Load a GPT-2/RoBERTa byte-level BPE tokenizer: vocab_json (JSON object token -> id;
+ * needs <s> </s> <pad> <unk>, <mask> recorded if present) and merges_txt (optional
+ * "#version" first line, then "a b" per line, rank = order).  opts may be NULL (no
+ * prefix space); only opts->add_prefix_space is used.  A symbol missing from vocab.json
+ * maps to <unk>.  Errors name the file and key or line; details in model/bpe.h. */
+int tokenizer_load_bpe(struct tokenizer **out, const char *vocab_json, const char *merges_txt,
+                       const struct tokenizer_opts *opts, struct err *e);
+
+/* Load the tokenizer of a Hugging Face model directory: vocab.txt -> WordPiece, with
+ * do_lower_case / strip_accents / tokenize_chinese_chars from tokenizer_config.json when
+ * it has them (default: lowercase); vocab.json + merges.txt -> BPE, with add_prefix_space
+ * from tokenizer_config.json (default false).  Neither, only half of the BPE pair, or
+ * both kinds -> an error naming the directory and the files expected. */
+int tokenizer_load_dir(struct tokenizer **out, const char *model_dir, struct err *e);
+
 void tokenizer_free(struct tokenizer *t);
 
 /* Split one text into token ids without special tokens (no truncation).
@@ -55,8 +74,21 @@ void tokenizer_free(struct tokenizer *t);
 int tokenizer_tokenize(const struct tokenizer *t, const char *text, int **ids, int *n,
                        struct err *e);
 
+/* BERT basic pre-tokenization of text with t's options: the words that
+ * tokenizer_tokenize hands to WordPiece, in order.  Special tokens of the
+ * vocabulary are cut out of the text (and not returned), then cleaning, CJK
+ * spacing, whitespace split, lowercasing, accent stripping and punctuation split
+ * as tokenizer_tokenize does.  Pieces longer than max_word_chars are returned too
+ * (WordPiece would map them to [UNK]).  *words is ONE malloc'ed block holding
+ * (*n + 1) pointers (the last NULL) followed by the NUL-terminated UTF-8 words:
+ * the caller frees it with a single free(*words).  Used by the vocabulary builder.
+ * Errors: invalid UTF-8 (ERR_FORMAT naming the byte offset), ERR_NOMEM. */
+int tokenizer_basic_split(const struct tokenizer *t, const char *text, char ***words, int *n,
+                          struct err *e);
+
 /* Encode a single text (text_b == NULL) or a pair, with special tokens, truncated
- * longest-first so that the total is <= max_len (max_len >= 3, or >= 4 for pairs). */
+ * longest-first so that the total is <= max_len (max_len >= 3, or for pairs >= 4
+ * with WordPiece and >= 5 with BPE). */
 int tokenizer_encode(const struct tokenizer *t, const char *text_a, const char *text_b,
                      int max_len, struct encoding *out, struct err *e);
 

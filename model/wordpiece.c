@@ -55,6 +55,7 @@
 #include <string.h>
 #include <uchar.h>
 
+#include "bpe.h"
 #include "tokenizer.h"
 #include "utf8.h"
 
@@ -372,6 +373,9 @@ struct tokenizer {
     int nspecial;
     unsigned char *bmp_class; /* owned (0x10000): enum wp_class of each BMP code point */
     pcre2_code *re[WP_NRE];   /* owned: compiled wp_re_src, for code points > U+FFFF */
+    struct bpe *bpe;          /* owned: byte-level BPE (model/bpe.c), or NULL for WordPiece.
+                                 When set, only opts, V and the special ids are filled and
+                                 the functions below forward to it. */
 };
 
 static int wp_class_slow(const struct tokenizer *t, pcre2_match_data *md, uint32_t cp)
@@ -514,12 +518,14 @@ void tokenizer_opts_default(struct tokenizer_opts *o)
     o->strip_accents = true;
     o->tokenize_chinese = true;
     o->max_word_chars = 100;
+    o->add_prefix_space = false;
 }
 
 void tokenizer_free(struct tokenizer *t)
 {
     if (!t)
         return;
+    bpe_free(t->bpe);
     for (int k = WP_NRE - 1; k >= 0; k--)
         pcre2_code_free(t->re[k]);
     free(t->bmp_class);
@@ -675,6 +681,34 @@ int tokenizer_from_tokens(struct tokenizer **out, const char *const *tokens, int
     return rc;
 }
 
+int tokenizer_load_bpe(struct tokenizer **out, const char *vocab_json, const char *merges_txt,
+                       const struct tokenizer_opts *opts, struct err *e)
+{
+    if (!out)
+        return ERR_SET(e, ERR_CONFIG, "tokenizer_load_bpe: out is NULL");
+    *out = NULL;
+    struct tokenizer *t = calloc(1, sizeof *t);
+    if (!t)
+        return ERR_SET(e, ERR_NOMEM, "tokenizer: out of memory");
+    tokenizer_opts_default(&t->opts); /* add_prefix_space false, as RobertaTokenizer */
+    if (opts)
+        t->opts = *opts;
+    int rc = bpe_load(&t->bpe, vocab_json, merges_txt, t->opts.add_prefix_space, e);
+    if (rc) {
+        free(t);
+        return rc;
+    }
+    struct bpe_special_ids sp = bpe_specials(t->bpe);
+    t->V = bpe_vocab_size(t->bpe);
+    t->pad = sp.pad;
+    t->unk = sp.unk;
+    t->cls = sp.cls;
+    t->sep = sp.sep;
+    t->mask = sp.mask;
+    *out = t;
+    return 0;
+}
+
 /* Read a whole file into a malloc'ed buffer with one spare byte at the end. */
 static int wp_read_file(const char *path, char **data, size_t *size, struct err *e)
 {
@@ -809,6 +843,13 @@ struct wp_work {
     int *ids; /* (cap_ids) output ids; handed to the caller */
     size_t nids, cap_ids;
     pcre2_match_data *md; /* for code points above the BMP */
+    /* tokenizer_basic_split mode: pieces are collected as text instead of run through
+     * WordPiece, and special tokens cut out of the text are dropped. */
+    bool split;
+    char *wtext; /* (cap_wtext) the pieces, each NUL-terminated */
+    size_t nwtext, cap_wtext;
+    size_t *woff; /* (cap_woff) offset in wtext of each piece */
+    size_t nwords, cap_woff;
 };
 
 /* Grow p (elem-byte items, capacity *cap) to hold need items.  Returns the possibly
@@ -853,12 +894,34 @@ static int wp_class_of(const struct tokenizer *t, const struct wp_work *w, uint3
     return cp < 0x10000 ? t->bmp_class[cp] : wp_class_slow(t, w->md, cp);
 }
 
+/* Split mode: append the UTF-8 of cp[0..n) as one more piece of w->wtext. */
+static int wp_collect(struct wp_work *w, const uint32_t *cp, size_t n, struct err *e)
+{
+    if (w->nwords >= INT_MAX)
+        return ERR_SET(e, ERR_LIMIT, "tokenizer: text has more than %d words", INT_MAX);
+    char *b = wp_grow(w->wtext, &w->cap_wtext, w->nwtext + n * UTF8_MAX_BYTES + 1, 1);
+    if (!b)
+        return wp_nomem(e);
+    w->wtext = b;
+    size_t *off = wp_grow(w->woff, &w->cap_woff, w->nwords + 1, sizeof *off);
+    if (!off)
+        return wp_nomem(e);
+    w->woff = off;
+    off[w->nwords++] = w->nwtext;
+    for (size_t i = 0; i < n; i++)
+        w->nwtext += (size_t)utf8_encode(cp[i], b + w->nwtext);
+    b[w->nwtext++] = '\0';
+    return 0;
+}
+
 /* WordPiece on one punctuation-free piece cp[0..n): append its ids to w->ids. */
 static int wp_piece(const struct tokenizer *t, struct wp_work *w, const uint32_t *cp, size_t n,
                     struct err *e)
 {
     if (n == 0)
         return 0;
+    if (w->split)
+        return wp_collect(w, cp, n, e);
     if (n > (size_t)t->opts.max_word_chars)
         return wp_push(w, t->unk, e);
     char *b = wp_grow(w->bytes, &w->cap_bytes, n * UTF8_MAX_BYTES, 1);
@@ -1024,7 +1087,7 @@ static int wp_run(const struct tokenizer *t, struct wp_work *w, const char *text
             continue;
         }
         rc = wp_basic(t, w, text + seg, at - seg, e);
-        if (!rc)
+        if (!rc && !w->split)
             rc = wp_push(w, t->special[k].id, e);
         if (rc)
             return rc;
@@ -1042,6 +1105,8 @@ int tokenizer_tokenize(const struct tokenizer *t, const char *text, int **ids, i
     *n = 0;
     if (!t || !text)
         return ERR_SET(e, ERR_CONFIG, "tokenizer_tokenize: tokenizer and text must not be NULL");
+    if (t->bpe)
+        return bpe_tokenize(t->bpe, text, ids, n, e);
     struct wp_work w = {0};
     int rc = wp_run(t, &w, text, e);
     if (!rc && !w.ids) { /* always hand back a block, even for zero tokens */
@@ -1064,6 +1129,49 @@ int tokenizer_tokenize(const struct tokenizer *t, const char *text, int **ids, i
     return rc;
 }
 
+int tokenizer_basic_split(const struct tokenizer *t, const char *text, char ***words, int *n,
+                          struct err *e)
+{
+    if (!words || !n)
+        return ERR_SET(e, ERR_CONFIG, "tokenizer_basic_split: words and n must not be NULL");
+    *words = NULL;
+    *n = 0;
+    if (!t || !text)
+        return ERR_SET(e, ERR_CONFIG, "tokenizer_basic_split: tokenizer and text must not be NULL");
+    if (t->bpe) /* BERT pre-tokenization has no meaning for a byte-level BPE tokenizer */
+        return ERR_SET(e, ERR_UNSUPPORTED, "tokenizer_basic_split: needs a WordPiece tokenizer");
+    struct wp_work w = {0};
+    w.split = true;
+    int rc = wp_run(t, &w, text, e);
+    char **block = NULL;
+    if (!rc) { /* one block: the pointer array, then the text it points into */
+        size_t head = (w.nwords + 1) * sizeof *block;
+        block = malloc(head + w.nwtext + 1);
+        if (!block) {
+            rc = wp_nomem(e);
+        } else {
+            char *txt = (char *)block + head;
+            if (w.nwtext)
+                memcpy(txt, w.wtext, w.nwtext);
+            for (size_t i = 0; i < w.nwords; i++)
+                block[i] = txt + w.woff[i];
+            block[w.nwords] = NULL;
+            *words = block;
+            *n = (int)w.nwords;
+        }
+    }
+    pcre2_match_data_free(w.md);
+    free(w.woff);
+    free(w.wtext);
+    free(w.ids);
+    free(w.cut);
+    free(w.bytes);
+    free(w.strip);
+    free(w.low);
+    free(w.word);
+    return rc;
+}
+
 /* -------------------------------------------------------------------- encoding */
 
 /*
@@ -1075,6 +1183,8 @@ int tokenizer_tokenize(const struct tokenizer *t, const char *text, int **ids, i
 int tokenizer_encode(const struct tokenizer *t, const char *text_a, const char *text_b, int max_len,
                      struct encoding *out, struct err *e)
 {
+    if (t && t->bpe)
+        return bpe_encode(t->bpe, text_a, text_b, max_len, out, e);
     if (!out)
         return ERR_SET(e, ERR_CONFIG, "tokenizer_encode: out is NULL");
     memset(out, 0, sizeof *out);
@@ -1171,6 +1281,8 @@ int tokenizer_vocab_size(const struct tokenizer *t)
 
 const char *tokenizer_id_to_token(const struct tokenizer *t, int id)
 {
+    if (t && t->bpe)
+        return bpe_id_to_token(t->bpe, id);
     if (!t || id < 0 || id >= t->V)
         return NULL;
     return t->text + t->off[id];
@@ -1180,6 +1292,8 @@ int tokenizer_token_to_id(const struct tokenizer *t, const char *tok)
 {
     if (!t || !tok)
         return -1;
+    if (t->bpe)
+        return bpe_token_to_id(t->bpe, tok);
     return wp_find(t, false, tok, strlen(tok));
 }
 
