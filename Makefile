@@ -141,3 +141,45 @@ fuzz: check-deps fuzz-build
 	done; exit $$status
 
 -include $(FUZZ_LIB_OBJ:.o=.d)
+
+# ---- Slurm ---------------------------------------------------------------------------------------
+# `make test-slurm`: `peftbench slurm` against real slurmctld/slurmd/munged started on this machine
+# (tests/slurm_integration.sh installs the Debian packages when missing and it runs as root;
+# prints "SKIP: ..." and succeeds where Slurm cannot be installed or started).
+.PHONY: test-slurm
+
+test-slurm: check-deps
+	@$(MAKE) --no-print-directory $(BIN)
+	PEFTBENCH_BIN=$(abspath $(BIN)) bash tests/slurm_integration.sh
+
+# ---- nightly regression -------------------------------------------------------------------------
+# `make nightly` runs configs/nightly.yaml afresh into results/nightly (fixed thread count: with a
+# fixed seed the metrics then repeat bit for bit on one machine) and compares it with the committed
+# baseline through `peftbench compare`: exit status 1 on a regression, 2 on unusable input.
+# Tolerances: NIGHTLY_TOLS='--metric-tol 0.01 --speed-tol 0.15 --mem-tol 0.10' (the defaults);
+# NIGHTLY_ARGS='model=DIR' passes overrides to the run (they change the trial ids: a baseline made
+# with an override only matches runs with the same override).
+# `make nightly-baseline` runs the same sweep and copies its results.csv to the baseline; commit it
+# together with any change to configs/nightly.yaml (trial ids follow the config).
+NIGHTLY_SWEEP    ?= configs/nightly.yaml
+NIGHTLY_OUT      ?= results/nightly
+NIGHTLY_BASELINE ?= results/baselines/nightly.csv
+NIGHTLY_THREADS  ?= 2
+NIGHTLY_TOLS     ?=
+NIGHTLY_ARGS     ?=
+
+.PHONY: nightly nightly-baseline nightly-run
+
+nightly-run: check-deps $(BIN)
+	rm -rf $(NIGHTLY_OUT)
+	$(BIN) run $(NIGHTLY_SWEEP) --out $(NIGHTLY_OUT) --threads $(NIGHTLY_THREADS) $(NIGHTLY_ARGS)
+
+nightly:
+	@test -f $(NIGHTLY_BASELINE) || { echo "make nightly: no baseline $(NIGHTLY_BASELINE); create it with 'make nightly-baseline' and commit it" >&2; exit 2; }
+	@$(MAKE) --no-print-directory nightly-run
+	$(BIN) compare $(NIGHTLY_BASELINE) $(NIGHTLY_OUT)/results.csv $(NIGHTLY_TOLS)
+
+nightly-baseline: nightly-run
+	@mkdir -p $(dir $(NIGHTLY_BASELINE))
+	cp $(NIGHTLY_OUT)/results.csv $(NIGHTLY_BASELINE)
+	@echo "make nightly-baseline: wrote $(NIGHTLY_BASELINE); commit it"

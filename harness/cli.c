@@ -5,13 +5,21 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "bench.h"
+#include "compare.h"
 #include "methods/registry.h"
 #include "model/model.h"
 #include "model/tokenizer.h"
+#include "plots.h"
+#include "demo.h"
 #include "predict.h"
+#include "pretrain.h"
+#include "report.h"
 #include "run.h"
+#include "slurm.h"
+#include "sweep.h"
 #include "tasks/task.h"
 #include "model/err.h"
 
@@ -97,18 +105,11 @@ static int cmd_bench(int argc, char **argv, FILE *out, FILE *errf)
     return 0;
 }
 
-static int cmd_demo(int argc, char **argv, FILE *out, FILE *errf)
-{
-    (void)argc, (void)argv, (void)out;
-    fprintf(errf, "peftbench demo: not yet available (the built-in demo lands with the demo "
-                  "issue); `make test` and `make bench` work today\n");
-    return 1;
-}
 
 static const char run_usage[] =
     "usage: peftbench run SWEEP.yaml [--out DIR] [--threads N] [--trial K | --shard I/N]\n"
-    "                     [--resume] [--retry-failed] [--dry-run] [--quiet] [--allow-large]\n"
-    "                     [key.path=value ...]\n";
+    "                     [--trial-id ID] [--no-csv] [--resume] [--retry-failed] [--dry-run]\n"
+    "                     [--quiet] [--allow-large] [key.path=value ...]\n";
 
 /* Parse "I/N" with 0 <= I < N. */
 static bool parse_shard(const char *s, int *i, int *n, FILE *errf)
@@ -134,6 +135,16 @@ static int parse_run_flag(struct run_opts *o, int argc, char **argv, int *i, FIL
         return parse_int(a, v, 0, 100000000, &t, errf) ? (o->trial = t, (*i)++, 0) : 2;
     else if (strcmp(a, "--shard") == 0)
         return parse_shard(v, &o->shard_i, &o->shard_n, errf) ? ((*i)++, 0) : 2;
+    else if (strcmp(a, "--trial-id") == 0) {
+        if (!v || strlen(v) != SWEEP_ID_LEN || strspn(v, "0123456789abcdef") != SWEEP_ID_LEN) {
+            fprintf(errf, "peftbench: --trial-id expects a trial id (%d lowercase hex digits, "
+                          "as in `peftbench plan`), got '%s'\n",
+                    SWEEP_ID_LEN, v ? v : "(nothing)");
+            return 2;
+        }
+        o->trial_id = v, (*i)++;
+    } else if (strcmp(a, "--no-csv") == 0)
+        o->no_csv = true;
     else if (strcmp(a, "--resume") == 0)
         return 0; /* the default: trials already recorded are skipped */
     else if (strcmp(a, "--retry-failed") == 0)
@@ -179,7 +190,7 @@ static int run_like(int argc, char **argv, FILE *out, FILE *errf, bool dry)
         free(ov);
         return 2;
     }
-    if (o.trial >= 0 && o.shard_n > 0) {
+    if ((o.trial >= 0 || o.trial_id) && o.shard_n > 0) {
         fprintf(errf, "peftbench: --trial and --shard select trials differently; give one\n");
         free(ov);
         return 2;
@@ -207,6 +218,66 @@ static int cmd_collect(int argc, char **argv, FILE *out, FILE *errf)
         return 2;
     }
     return run_collect(argv[1], out, errf);
+}
+
+/* `slurm SWEEP.yaml [options] [key.path=value ...]`: harness/slurm.h. */
+static int cmd_slurm(int argc, char **argv, FILE *out, FILE *errf)
+{
+    static const char usage[] =
+        "usage: peftbench slurm SWEEP.yaml [--out DIR] [--partition P] [--time T]\n"
+        "                       [--cpus-per-task N] [--mem M] [--max-parallel K]\n"
+        "                       [--trials-per-task N] [--extra 'sbatch options'] [--submit]\n"
+        "                       [--retry-failed] [--allow-large] [key.path=value ...]\n";
+    struct slurm_opts o = {.cpus_per_task = 1, .trials_per_task = 1};
+    const char **ov = calloc((size_t)argc, sizeof *ov);
+    if (!ov)
+        return 1;
+    int rc = 0;
+    for (int i = 1; i < argc && rc == 0; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        bool ok = true;
+        if (strcmp(a, "--out") == 0 && v)
+            o.out_dir = v, i++;
+        else if (strcmp(a, "--partition") == 0 && v)
+            o.partition = v, i++;
+        else if (strcmp(a, "--time") == 0 && v)
+            o.time = v, i++;
+        else if (strcmp(a, "--mem") == 0 && v)
+            o.mem = v, i++;
+        else if (strcmp(a, "--extra") == 0 && v)
+            o.extra = v, i++;
+        else if (strcmp(a, "--cpus-per-task") == 0)
+            ok = parse_int(a, v, 1, 4096, &o.cpus_per_task, errf), i++;
+        else if (strcmp(a, "--max-parallel") == 0)
+            ok = parse_int(a, v, 1, 1000000, &o.max_parallel, errf), i++;
+        else if (strcmp(a, "--trials-per-task") == 0)
+            ok = parse_int(a, v, 1, 1000000, &o.trials_per_task, errf), i++;
+        else if (strcmp(a, "--submit") == 0)
+            o.submit = true;
+        else if (strcmp(a, "--retry-failed") == 0)
+            o.retry_failed = true;
+        else if (strcmp(a, "--allow-large") == 0)
+            o.allow_large = true;
+        else if (a[0] != '-' && strchr(a, '='))
+            ov[o.noverrides++] = a;
+        else if (a[0] != '-' && !o.sweep_path)
+            o.sweep_path = a;
+        else {
+            fprintf(errf, "peftbench slurm: unexpected argument '%s'\n%s", a, usage);
+            rc = 2;
+        }
+        if (!ok)
+            rc = 2;
+    }
+    if (rc == 0 && !o.sweep_path) {
+        fprintf(errf, "%s", usage);
+        rc = 2;
+    }
+    o.overrides = ov;
+    if (rc == 0)
+        rc = slurm_main(&o, out, errf);
+    free(ov);
+    return rc;
 }
 
 static int cmd_methods(int argc, char **argv, FILE *out, FILE *errf)
@@ -305,6 +376,135 @@ static int cmd_init_model(int argc, char **argv, FILE *out, FILE *errf)
     return 0;
 }
 
+static int cmd_pretrain(int argc, char **argv, FILE *out, FILE *errf)
+{
+    return pretrain_main(argc, argv, out, errf);
+}
+
+/* `plot RESULTS_DIR|SWEEP.yaml [--results DIR] [--no-render]`: harness/plots.h.  A sweep
+ * file names its results (results/<sweep>) and its plots: specs; a directory uses the
+ * resolved DIR/sweep.yaml that `run` wrote. */
+static int cmd_plot(int argc, char **argv, FILE *out, FILE *errf)
+{
+    static const char usage[] =
+        "usage: peftbench plot RESULTS_DIR|SWEEP.yaml [--results DIR] [--no-render]\n";
+    const char *target = NULL, *results = NULL;
+    struct plots_opts po = {true, errf};
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--results") == 0 && i + 1 < argc)
+            results = argv[++i];
+        else if (strcmp(argv[i], "--no-render") == 0)
+            po.render = false;
+        else if (argv[i][0] != '-' && !target)
+            target = argv[i];
+        else {
+            fprintf(errf, "peftbench plot: unexpected argument '%s'\n%s", argv[i], usage);
+            return 2;
+        }
+    }
+    if (!target) {
+        fprintf(errf, "%s", usage);
+        return 2;
+    }
+    struct stat st;
+    struct plot_specs ps;
+    struct err e;
+    err_clear(&e);
+    char dir[4096], yaml[4200], name[256];
+    int rc = ERR_OK;
+    if (stat(target, &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(dir, sizeof dir, "%s", results ? results : target);
+        snprintf(yaml, sizeof yaml, "%s/sweep.yaml", target);
+        memset(&ps, 0, sizeof ps);
+        if (stat(yaml, &st) == 0)
+            rc = plots_load_sweep(&ps, name, sizeof name, yaml, &e);
+    } else {
+        rc = plots_load_sweep(&ps, name, sizeof name, target, &e);
+        snprintf(dir, sizeof dir, "%s%s", results ? "" : "results/", results ? results : name);
+    }
+    int nfig = 0;
+    if (rc == ERR_OK)
+        rc = plots_make(dir, &ps, &po, &nfig, &e);
+    plots_specs_free(&ps);
+    if (rc) {
+        fprintf(errf, "peftbench plot: %s\n", e.msg);
+        return 1;
+    }
+    fprintf(out, "peftbench plot: %d figures in %s/plots (%s.gp scripts and .dat data beside "
+                 "them); summary in %s/summary.csv\n",
+            nfig, dir, po.render ? "PNG and SVG, with " : "not drawn (--no-render): ", dir);
+    return 0;
+}
+
+/* `report RESULTS_DIR`: harness/report.h. */
+static int cmd_report(int argc, char **argv, FILE *out, FILE *errf)
+{
+    if (argc != 2 || argv[1][0] == '-') {
+        fprintf(errf, "usage: peftbench report RESULTS_DIR\n");
+        return 2;
+    }
+    struct err e;
+    err_clear(&e);
+    if (report_write(argv[1], &e)) {
+        fprintf(errf, "peftbench report: %s\n", e.msg);
+        return 1;
+    }
+    fprintf(out, "peftbench report: wrote %s/report.md\n", argv[1]);
+    return 0;
+}
+
+/* `compare BASELINE.csv CURRENT.csv [tolerances]`: harness/compare.h.  Exit status 0 no
+ * regression, 1 regression, 2 unusable input or usage. */
+static int cmd_compare(int argc, char **argv, FILE *out, FILE *errf)
+{
+    static const char usage[] =
+        "usage: peftbench compare BASELINE.csv CURRENT.csv [--metric-tol 0.01] "
+        "[--speed-tol 0.15]\n"
+        "                         [--mem-tol 0.10] [--allow-missing]\n";
+    struct compare_opts o;
+    compare_opts_default(&o);
+    const char *files[2] = {NULL, NULL};
+    int nfiles = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        double *tol = strcmp(a, "--metric-tol") == 0  ? &o.metric_tol
+                      : strcmp(a, "--speed-tol") == 0 ? &o.speed_tol
+                      : strcmp(a, "--mem-tol") == 0   ? &o.mem_tol
+                                                      : NULL;
+        if (tol) {
+            char *end = NULL;
+            errno = 0;
+            double x = v ? strtod(v, &end) : 0.0;
+            if (!v || errno || end == v || *end || !(x >= 0) || x > 1e6) {
+                fprintf(errf, "peftbench compare: %s expects a number >= 0, got '%s'\n", a,
+                        v ? v : "(nothing)");
+                return 2;
+            }
+            *tol = x;
+            i++;
+        } else if (strcmp(a, "--allow-missing") == 0) {
+            o.allow_missing = true;
+        } else if (a[0] != '-' && nfiles < 2) {
+            files[nfiles++] = a;
+        } else {
+            fprintf(errf, "peftbench compare: unexpected argument '%s'\n%s", a, usage);
+            return 2;
+        }
+    }
+    if (nfiles != 2) {
+        fprintf(errf, "%s", usage);
+        return 2;
+    }
+    struct compare_summary sum;
+    struct err e;
+    err_clear(&e);
+    if (compare_files(files[0], files[1], &o, out, &sum, &e)) {
+        fprintf(errf, "peftbench compare: %s\n", e.msg);
+        return 2;
+    }
+    return sum.regressions ? 1 : 0;
+}
+
 static int cmd_version(int argc, char **argv, FILE *out, FILE *errf)
 {
     (void)argc, (void)argv, (void)errf;
@@ -316,12 +516,17 @@ static const struct subcommand commands[] = {
     {"run", "run a sweep: train every trial not yet done, write results.csv", cmd_run},
     {"plan", "list a sweep's trials with ids, parameter counts and cost (no training)", cmd_plan},
     {"collect", "rebuild RESULTS_DIR/results.csv from RESULTS_DIR/trials/", cmd_collect},
+    {"plot", "draw a sweep's figures (gnuplot) and summary.csv from its results", cmd_plot},
+    {"report", "write RESULTS_DIR/report.md: tables, best settings, figures", cmd_report},
+    {"compare", "compare two results.csv (nightly): exit 1 on a regression", cmd_compare},
+    {"slurm", "write (and --submit) a Slurm job array of the trials not yet done", cmd_slurm},
     {"predict", "run a saved model + adapter on a task split or a file of texts", predict_main},
     {"methods", "list the PEFT methods with their hyperparameters", cmd_methods},
     {"tasks", "list the tasks with kind, labels, metric and split sizes", cmd_tasks},
     {"init-model", "write a randomly initialised BERT model directory", cmd_init_model},
+    {"pretrain", "pretrain a BERT (masked LM) from a config into a model directory", cmd_pretrain},
     {"bench", "engine benchmark: sgemm calibration, forward and train-step throughput", cmd_bench},
-    {"demo", "run the built-in demo sweep", cmd_demo},
+    {"demo", "the built-in demo: pretrain tiny-bert if needed, run configs/quickstart.yaml", demo_main},
     {"version", "print the version", cmd_version},
     {"help", "list the subcommands", cmd_help},
 };

@@ -16,6 +16,8 @@
 #include "methods/registry.h"
 #include "model/model.h"
 #include "model/tokenizer.h"
+#include "pretrain.h"
+#include "report.h"
 #include "results.h"
 #include "sweep.h"
 #include "tasks/batching.h"
@@ -78,13 +80,13 @@ int run_resolve_model(const char *model, char *dir, size_t n, FILE *errf)
 {
     struct stat st;
     if (strncmp(model, "builtin:", 8) == 0) {
-        snprintf(dir, n, "results/models/%s", model + 8);
-        if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+        /* results/models/NAME, (re)built from configs/pretrain/NAME.yaml when missing or
+         * when the config changed; the build reports its progress on errf. */
+        struct err e;
+        err_clear(&e);
+        if (pretrain_builtin(model + 8, dir, n, errf, &e) == 0)
             return 0;
-        fprintf(errf,
-                "peftbench: built-in model '%s' is not built (looked in %s); build it with "
-                "`peftbench pretrain configs/pretrain/%s.yaml`, or give a model directory\n",
-                model + 8, dir, model + 8);
+        fprintf(errf, "peftbench: %s\n", e.msg);
         return 1;
     }
     snprintf(dir, n, "%s", model);
@@ -518,6 +520,8 @@ static cJSON *failed_record(const struct run_ctx *c, const struct trial *t, cons
 
 static bool selected(const struct run_opts *o, const struct trial *t)
 {
+    if (o->trial_id)
+        return strcmp(t->id, o->trial_id) == 0; /* at o->trial: checked by check_trial_id */
     if (o->trial >= 0)
         return t->index == o->trial;
     if (o->shard_n > 0)
@@ -550,20 +554,17 @@ static int prepare_out(struct run_ctx *c, struct err *e)
     return results_write_atomic(path, y, strlen(y), e);
 }
 
+/* vocab.txt (BERT WordPiece) or vocab.json + merges.txt (RoBERTa byte-level BPE). */
 static int load_tokenizer(struct run_ctx *c, struct err *e)
 {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/vocab.txt", c->model_dir);
-    struct tokenizer_opts to;
-    tokenizer_opts_default(&to);
-    return tokenizer_load_wordpiece(&c->tok, path, &to, e);
+    return tokenizer_load_dir(&c->tok, c->model_dir, e);
 }
 
 static int finish_trial(struct run_ctx *c, cJSON *rec, struct err *e)
 {
     int rc = results_write_trial(c->out_dir, rec, e);
     int rows = 0;
-    if (rc == ERR_OK)
+    if (rc == ERR_OK && !c->o->no_csv)
         rc = results_rebuild_csv(c->out_dir, &rows, e);
     return rc;
 }
@@ -723,9 +724,36 @@ static size_t count_todo(struct run_ctx *c)
     return n;
 }
 
+/* --trial-id: the sweep still holds the trial, and at --trial's index when given (a job
+ * array planned the pair; an edited sweep must not run another trial in its place). */
+static int check_trial_id(const struct run_ctx *c, struct err *e)
+{
+    const struct run_opts *o = c->o;
+    if (!o->trial_id)
+        return ERR_OK;
+    const struct trial *t = NULL;
+    for (size_t i = 0; i < c->sw.ntrials && !t; i++)
+        if (strcmp(c->sw.trials[i].id, o->trial_id) == 0)
+            t = &c->sw.trials[i];
+    if (!t)
+        return ERR_SET(e, ERR_CONFIG,
+                       "--trial-id %s: sweep %s (%s) has no such trial: the file changed since "
+                       "the job was planned; run `peftbench slurm` again to plan what is missing",
+                       o->trial_id, c->sw.name, c->sw.path);
+    if (o->trial >= 0 && t->index != o->trial)
+        return ERR_SET(e, ERR_CONFIG,
+                       "--trial %ld --trial-id %s: that trial is now at plan index %d of %s (%s): "
+                       "the file changed since the job was planned; run `peftbench slurm` again "
+                       "to plan what is missing",
+                       o->trial, o->trial_id, t->index, c->sw.name, c->sw.path);
+    return ERR_OK;
+}
+
 static int sweep_body(struct run_ctx *c, struct err *e)
 {
     const struct run_opts *o = c->o;
+    if (check_trial_id(c, e))
+        return e->code;
     if (o->trial >= 0 && (size_t)o->trial >= c->sw.ntrials)
         return ERR_SET(e, ERR_RANGE, "--trial %ld: the sweep has %zu trials (0..%zu)", o->trial,
                        c->sw.ntrials, c->sw.ntrials ? c->sw.ntrials - 1 : 0);
@@ -740,7 +768,7 @@ static int sweep_body(struct run_ctx *c, struct err *e)
     c->calib_gflops = bench_calibrate_gemm(1024, 256, 1024, 3);
     install_signals();
     int rc = run_selected(c, e);
-    if (rc == ERR_OK && c->ndone_now == 0) /* nothing ran: still leave a consistent CSV */
+    if (rc == ERR_OK && c->ndone_now == 0 && !o->no_csv) /* nothing ran: a consistent CSV */
         rc = results_rebuild_csv(c->out_dir, NULL, e);
     return rc;
 }
@@ -779,6 +807,11 @@ int run_sweep(const struct run_opts *o, FILE *out, FILE *errf)
         fprintf(out, "peftbench: done: %zu trials run, results in %s/results.csv\n",
                 c.ndone_now, c.out_dir);
     }
+    /* figures and report.md of the whole sweep (warnings only, never the exit status);
+     * a cluster slice leaves them to `peftbench plot` once every slice is in */
+    if (status == 0 && !o->dry_run && o->trial < 0 && !o->trial_id && o->shard_n == 0 &&
+        !o->no_csv)
+        report_after_run(c.out_dir, &c.sw, o->quiet, out, errf);
     ctx_free(&c);
     return status;
 }

@@ -19,6 +19,9 @@ struct run_opts {
     const char *out_dir;       /* NULL: results/<sweep name> */
     int threads;               /* 0: OpenMP's default */
     long trial;                /* -1, or the plan index to run */
+    const char *trial_id;      /* NULL, or the id of the one trial to run; with trial >= 0
+                                * the id must be at that index (the sweep did not change) */
+    bool no_csv;               /* leave results.csv to `collect` (cluster array tasks) */
     int shard_i, shard_n;      /* shard_n == 0: no sharding; else run index % n == i */
     bool dry_run;              /* plan only */
     bool quiet;
@@ -35,7 +38,9 @@ int run_sweep(const struct run_opts *o, FILE *out, FILE *errf);
 /* Rebuild DIR/results.csv from DIR/trials/. */
 int run_collect(const char *dir, FILE *out, FILE *errf);
 
-/* Resolve a sweep's model string to a directory (builtin:NAME -> results/models/NAME). */
+/* Resolve a sweep's model string to a directory.  builtin:NAME -> results/models/NAME,
+ * built first (harness/pretrain.h) from configs/pretrain/NAME.yaml when missing or when
+ * the config changed since the build; the build's progress goes to errf. */
 int run_resolve_model(const char *model, char *dir, size_t n, FILE *errf);
 
 #endif
