@@ -15,7 +15,7 @@
  * trainable parameters, training tokens/s. */
 static int print_table(const char *dir, FILE *out, struct err *e)
 {
-    char path[4200];
+    char path[4400];
     snprintf(path, sizeof path, "%s/results.csv", dir);
     struct agg_table t;
     struct agg a;

@@ -1,0 +1,142 @@
+/*
+ * aggregate: a sweep's results.csv in memory, and its trials grouped into
+ * settings with statistics over the seeds.
+ *
+ * A setting is everything that defines a trial except its seed: the model,
+ * the task, the method label, every hyperparameter column (method.param) and
+ * every train.* column.  For each setting and each measure column
+ * (agg_measures: the metrics, parameter counts, throughput, memory, ...) the
+ * trials with status ok give
+ *     mean, std (sample standard deviation, divisor n-1; 0 when n == 1),
+ *     min, max, n (finite values only: an empty cell is not a value).
+ * Diverged and failed trials are counted per setting, never averaged.
+ *
+ * Settings are kept in order of their first row in the file (plan order), so
+ * figures and tables list them as the sweep file does.
+ *
+ * summary.csv (agg_write_summary): one row per setting:
+ *     setting, model, task, method, <hyperparameter columns>, <train.* columns>,
+ *     primary_metric, n, n_diverged, n_failed, seeds,
+ *     then for each measure M present in results.csv: M_mean, M_std, M_min, M_max.
+ *
+ * Library code: nothing here prints; errors go to struct err.
+ */
+#ifndef HARNESS_AGGREGATE_H
+#define HARNESS_AGGREGATE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "model/err.h"
+
+/* ---- results.csv as a table of text cells ------------------------------------- */
+
+struct agg_table {
+    char *path;  /* owned copy, for messages */
+    char **cols; /* owned: (ncols) header names */
+    int ncols;
+    char **cells;  /* owned: (nrows * ncols) cell texts, row-major */
+    size_t *lines; /* owned: (nrows) physical line of each row in the file (1-based) */
+    size_t nrows;
+};
+
+/* Read a CSV file with a header line (RFC 4180, via tasks/tsv.h) into *t.
+ * Errors: cannot open (ERR_IO), malformed CSV or a row whose field count
+ * differs from the header's (ERR_FORMAT, "PATH:LINE: ..."), an empty file or
+ * duplicate column names (ERR_FORMAT).  On failure *t is zeroed. */
+int agg_table_load(struct agg_table *t, const char *path, struct err *e);
+
+/* Free everything agg_table_load allocated and zero *t (NULL-safe, idempotent). */
+void agg_table_free(struct agg_table *t);
+
+/* Index of the column named name, or -1. */
+int agg_table_col(const struct agg_table *t, const char *name);
+
+/* Cell text of (row, col); "" when col < 0. */
+const char *agg_table_cell(const struct agg_table *t, size_t row, int col);
+
+/* Parse s as a finite number: the whole string, no surrounding space.  False
+ * for "", "nan", "inf", "12abc". */
+bool agg_parse_num(const char *s, double *v);
+
+/* ---- statistics ------------------------------------------------------------------ */
+
+struct agg_stat {
+    double mean, std, min, max; /* NaN when n == 0 */
+    int n;                      /* finite values that went in */
+};
+
+/* Statistics of the finite values among x[0..n) (NaN/Inf are skipped). */
+void agg_stat_compute(struct agg_stat *s, const double *x, size_t n);
+
+/* ---- settings --------------------------------------------------------------------- */
+
+/* Measure columns (NULL-terminated), in summary.csv order.  Those absent from a
+ * particular results.csv are left out of its aggregation. */
+extern const char *const agg_measures[];
+
+struct agg_setting {
+    size_t row;   /* first row of the setting: its key values */
+    size_t *rows; /* owned: (nrows) every row of the setting, file order */
+    size_t nrows;
+    int n_ok, n_diverged, n_failed; /* trials by status ("ok"/"diverged"/other) */
+    struct agg_stat *stats;         /* owned: (agg.nmeasures) over the ok trials */
+    char *label; /* owned: method plus the keys that vary for it, "lora rank=4" */
+};
+
+struct agg {
+    const struct agg_table *t; /* borrowed: must outlive the agg */
+    int *keys;                 /* owned: (nkeys) columns that define a setting */
+    int nkeys;
+    int *measures; /* owned: (nmeasures) columns of agg_measures present */
+    int nmeasures;
+    int col_task, col_method, col_seed, col_status, col_metric; /* -1 when absent */
+    struct agg_setting *s; /* owned: (n) in order of first row */
+    size_t n;
+    bool *varies; /* owned: (n * ncols) column c varies among the settings
+                   * sharing setting i's method label */
+};
+
+/* Group t's rows into settings.  t must have trial_id, task, method and
+ * status columns (ERR_FORMAT naming the file otherwise).  On failure *a is
+ * zeroed. */
+int agg_build(struct agg *a, const struct agg_table *t, struct err *e);
+
+/* Free everything agg_build allocated and zero *a (NULL-safe, idempotent). */
+void agg_free(struct agg *a);
+
+/* Index into agg_setting.stats of the measure column named col, or -1. */
+int agg_measure_index(const struct agg *a, const char *col);
+
+/* True when column col is a key (setting-defining) column. */
+bool agg_is_key(const struct agg *a, int col);
+
+/* Key columns that are hyperparameters ("method.param") or train settings ("train.x"). */
+bool agg_is_hparam_col(const char *name);
+
+/* Short display name of column col for setting s: "lora.rank" -> "rank" when
+ * s's method label is "lora", "train.lr" -> "lr"; otherwise the column name. */
+const char *agg_short_name(const struct agg *a, const struct agg_setting *s, int col);
+
+/* Write summary.csv (layout above) to path, atomically. */
+int agg_write_summary(const struct agg *a, const char *path, struct err *e);
+
+/* ---- a growable text buffer (shared by the plots, report and compare writers) ---- */
+
+struct agg_buf {
+    char *p; /* owned: NUL-terminated text */
+    size_t n, cap;
+    bool oom; /* an allocation failed: the text is incomplete */
+};
+
+void agg_buf_put(struct agg_buf *b, const char *s, size_t len);
+void agg_buf_str(struct agg_buf *b, const char *s);
+void agg_buf_printf(struct agg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* One CSV field, RFC 4180-quoted when it holds a comma, quote or line break. */
+void agg_buf_csv(struct agg_buf *b, const char *s);
+/* A number as %.9g, or nothing for NaN/Inf (an empty CSV cell). */
+void agg_buf_num(struct agg_buf *b, double v);
+void agg_buf_free(struct agg_buf *b);
+
+#endif
