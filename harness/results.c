@@ -118,12 +118,32 @@ static char *slurp(const char *path, long max, struct err *e)
         ERR_SET(e, ERR_IO, "cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
-    char *buf = malloc((size_t)max + 1);
-    size_t n = buf ? fread(buf, 1, (size_t)max + 1, f) : 0;
+    /* Grow as the file turns out longer instead of allocating max up front: a record is a few
+     * KiB, and results_rebuild_csv reads every one of them after each trial. */
+    size_t cap = (size_t)1 << 16, n = 0;
+    char *buf = NULL;
+    for (;;) {
+        char *nb = realloc(buf, cap + 1);
+        if (!nb) {
+            free(buf);
+            fclose(f);
+            ERR_SET(e, ERR_NOMEM, "%s: out of memory", path);
+            return NULL;
+        }
+        buf = nb;
+        n += fread(buf + n, 1, cap - n, f);
+        if (n < cap || cap > (size_t)max) /* end of file (or an error), or one byte past max */
+            break;
+        cap = cap * 2 > (size_t)max + 1 ? (size_t)max + 1 : cap * 2;
+    }
+    int bad = ferror(f);
     fclose(f);
-    if (!buf || n > (size_t)max) {
+    if (n > (size_t)max || bad) {
         free(buf);
-        ERR_SET(e, ERR_LIMIT, "%s: larger than %ld bytes", path, max);
+        if (bad)
+            ERR_SET(e, ERR_IO, "%s: read error", path);
+        else
+            ERR_SET(e, ERR_LIMIT, "%s: larger than %ld bytes", path, max);
         return NULL;
     }
     buf[n] = '\0';
@@ -408,24 +428,47 @@ static const char *const train_keys[] = {
     "max_test",    "max_steps",      "dropout",
 };
 
-static void csv_header(struct sbuf *b, const struct recs *rs)
+#define NTRAIN_KEYS (sizeof train_keys / sizeof *train_keys)
+
+/* The optional columns present in a set of records.  Found once per rebuild: asking "does any
+ * record have it?" again for every row made a rebuild O(records^2) (minutes at a few thousand
+ * trials), and the CSV is rebuilt after every trial. */
+struct csv_cols {
+    bool train[NTRAIN_KEYS];
+    bool (*hp)[HP_MAX]; /* owned: (registry_count()) [hyperparameter index] */
+};
+
+static int csv_cols_find(struct csv_cols *c, const struct recs *rs)
+{
+    c->hp = calloc((size_t)(registry_count() ? registry_count() : 1), sizeof *c->hp);
+    if (!c->hp)
+        return -1;
+    for (size_t k = 0; k < NTRAIN_KEYS; k++)
+        c->train[k] = any_has_train_key(rs, train_keys[k]);
+    for (int m = 0; m < registry_count(); m++) {
+        const struct method_ops *ops = registry_at(m);
+        for (int p = 0; p < ops->nhps && p < HP_MAX; p++)
+            for (size_t i = 0; i < rs->n && !c->hp[m][p]; i++)
+                c->hp[m][p] = rec_hparam(rs->r[i], ops->name, ops->hps[p].name) != NULL;
+    }
+    return 0;
+}
+
+static void csv_header(struct sbuf *b, const struct csv_cols *cols)
 {
     for (size_t c = 0; c < NFIXED; c++) {
         sb_str(b, c ? "," : "");
         sb_str(b, fixed[c][0]);
     }
-    for (size_t k = 0; k < sizeof train_keys / sizeof *train_keys; k++)
-        if (any_has_train_key(rs, train_keys[k])) {
+    for (size_t k = 0; k < NTRAIN_KEYS; k++)
+        if (cols->train[k]) {
             sb_str(b, ",train.");
             sb_str(b, train_keys[k]);
         }
     for (int m = 0; m < registry_count(); m++) {
         const struct method_ops *ops = registry_at(m);
-        for (int p = 0; p < ops->nhps; p++) {
-            bool used = false;
-            for (size_t i = 0; i < rs->n && !used; i++)
-                used = rec_hparam(rs->r[i], ops->name, ops->hps[p].name) != NULL;
-            if (!used)
+        for (int p = 0; p < ops->nhps && p < HP_MAX; p++) {
+            if (!cols->hp[m][p])
                 continue;
             sb_str(b, ",");
             sb_str(b, ops->name);
@@ -436,25 +479,22 @@ static void csv_header(struct sbuf *b, const struct recs *rs)
     sb_str(b, "\n");
 }
 
-static void csv_row(struct sbuf *b, const struct recs *rs, const cJSON *rec)
+static void csv_row(struct sbuf *b, const struct csv_cols *cols, const cJSON *rec)
 {
     for (size_t c = 0; c < NFIXED; c++) {
         sb_str(b, c ? "," : "");
         csv_value(b, at_path(rec, fixed[c][1]));
     }
     const cJSON *train = cJSON_GetObjectItemCaseSensitive(rec, "train");
-    for (size_t k = 0; k < sizeof train_keys / sizeof *train_keys; k++)
-        if (any_has_train_key(rs, train_keys[k])) {
+    for (size_t k = 0; k < NTRAIN_KEYS; k++)
+        if (cols->train[k]) {
             sb_str(b, ",");
             csv_value(b, cJSON_GetObjectItemCaseSensitive(train, train_keys[k]));
         }
     for (int m = 0; m < registry_count(); m++) {
         const struct method_ops *ops = registry_at(m);
-        for (int p = 0; p < ops->nhps; p++) {
-            bool used = false;
-            for (size_t i = 0; i < rs->n && !used; i++)
-                used = rec_hparam(rs->r[i], ops->name, ops->hps[p].name) != NULL;
-            if (!used)
+        for (int p = 0; p < ops->nhps && p < HP_MAX; p++) {
+            if (!cols->hp[m][p])
                 continue;
             sb_str(b, ",");
             csv_value(b, rec_hparam(rec, ops->name, ops->hps[p].name));
@@ -467,14 +507,18 @@ int results_rebuild_csv(const char *out_dir, int *nrows, struct err *e)
 {
     struct recs rs = {0};
     struct sbuf b = {0};
+    struct csv_cols cols = {0};
     int rc = load_records(out_dir, &rs, e);
+    if (rc == ERR_OK && csv_cols_find(&cols, &rs) != 0)
+        rc = ERR_SET(e, ERR_NOMEM, "out of memory building results.csv");
     if (rc == ERR_OK) {
-        csv_header(&b, &rs);
+        csv_header(&b, &cols);
         for (size_t i = 0; i < rs.n; i++)
-            csv_row(&b, &rs, rs.r[i]);
+            csv_row(&b, &cols, rs.r[i]);
         if (b.oom)
             rc = ERR_SET(e, ERR_NOMEM, "out of memory building results.csv");
     }
+    free(cols.hp);
     if (rc == ERR_OK) {
         char path[4200];
         snprintf(path, sizeof path, "%s/results.csv", out_dir);

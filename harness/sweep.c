@@ -673,7 +673,8 @@ static int add_method(struct block *b, const struct ynode *n, struct err *e)
     if (n->kind != YNODE_SCALAR || ynode_is_null(n))
         return nfail(e, ERR_CONFIG, n, "expected a method name, found %s", DESCRIBE(n));
     if (b->nm == SWEEP_MAX_COMPOSE)
-        return nfail(e, ERR_LIMIT, n, "expected at most %d composed methods, found more",
+        return nfail(e, ERR_LIMIT, n,
+                     "expected at most %d composed methods (SWEEP_MAX_COMPOSE), found more",
                      SWEEP_MAX_COMPOSE);
     const struct method_ops *o = method_lookup(n->text, ynode_where(n, w, sizeof w), e);
     if (!o)
@@ -978,7 +979,8 @@ static int parse_tasks(struct sweep *s, const struct ynode *t, struct err *e)
                      "found %s",
                      n ? DESCRIBE(t) : "[]");
     if (n > SWEEP_MAX_TASKS)
-        return nfail(e, ERR_LIMIT, t, "tasks: expected at most %d tasks, found %zu",
+        return nfail(e, ERR_LIMIT, t,
+                     "tasks: expected at most %d tasks (SWEEP_MAX_TASKS), found %zu",
                      SWEEP_MAX_TASKS, n);
     s->tasks = calloc(n, sizeof *s->tasks);
     s->file_tasks = calloc(n, sizeof *s->file_tasks);
@@ -1041,7 +1043,8 @@ static int parse_seeds(struct sweep *s, const struct ynode *t, struct err *e)
                      "seeds: expected an integer or a non-empty list of "
                      "integers, found []");
     if (n > SWEEP_MAX_SEEDS)
-        return nfail(e, ERR_LIMIT, t, "seeds: expected at most %d seeds, found %zu",
+        return nfail(e, ERR_LIMIT, t,
+                     "seeds: expected at most %d seeds (SWEEP_MAX_SEEDS), found %zu",
                      SWEEP_MAX_SEEDS, n);
     s->seeds = calloc(n, sizeof *s->seeds);
     if (!s->seeds)
@@ -1409,7 +1412,8 @@ static int load_blocks(struct sweep *s, const struct ynode *root, const struct s
                    total, s->max_trials, blocks[largest].points * per);
     if (!rc && total > SWEEP_HARD_MAX_TRIALS)
         rc = nfail(e, ERR_LIMIT, blocks[largest].node,
-                   "the sweep expands to %zu trials, more than the hard limit of %d; split it",
+                   "the sweep expands to %zu trials, more than the hard limit of %d "
+                   "(SWEEP_HARD_MAX_TRIALS); split it",
                    total, SWEEP_HARD_MAX_TRIALS);
     if (!rc) {
         s->trials = calloc(total ? total : 1, sizeof *s->trials);

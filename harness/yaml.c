@@ -16,9 +16,6 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
-/* Anchors are looked up linearly; the cap keeps a file of many anchors and
- * many aliases from turning that into quadratic time. */
-#define YAML_MAX_ANCHORS      1024
 #define OVERRIDE_MAX_SEGMENTS 16
 
 struct ysrc {
@@ -355,7 +352,8 @@ static int add_anchor(struct builder *B, const char *name, struct ynode *n, yaml
             return 0;
         }
     if (B->nanchors == YAML_MAX_ANCHORS)
-        return bfail(B, e, ERR_LIMIT, m, "more than %d anchors (&name) in one file",
+        return bfail(B, e, ERR_LIMIT, m,
+                     "more than %d anchors (&name) in one file (YAML_MAX_ANCHORS)",
                      YAML_MAX_ANCHORS);
     char *c = strdup(name);
     if (!c)
@@ -406,9 +404,11 @@ static int count_node(struct builder *B, size_t text, yaml_mark_t m, struct err 
 {
     if (++B->b->nodes > YAML_MAX_NODES)
         return bfail(B, e, ERR_LIMIT, m,
-                     "more than %d YAML nodes; the file is too big to be a sweep", YAML_MAX_NODES);
+                     "more than %d YAML nodes (YAML_MAX_NODES); the file is too big to be a sweep",
+                     YAML_MAX_NODES);
     if ((B->b->text += text) > YAML_MAX_TEXT_BYTES)
-        return bfail(B, e, ERR_LIMIT, m, "more than %u bytes of text in total",
+        return bfail(B, e, ERR_LIMIT, m,
+                     "more than %u bytes of text in total (YAML_MAX_TEXT_BYTES)",
                      (unsigned)YAML_MAX_TEXT_BYTES);
     return 0;
 }
@@ -509,17 +509,20 @@ static int on_event(struct builder *B, yaml_event_t *ev, struct err *e)
         int why = 0;
         struct ynode *c = clone_rec(target, B->b, B->depth + 1, &why);
         if (!c && why == 1)
-            return bfail(B, e, ERR_LIMIT, m,
-                         "alias '*%.60s' expands past the limit of %d YAML nodes (an alias bomb?); "
-                         "write the values out or use include:",
-                         name, YAML_MAX_NODES);
+            return bfail(
+                B, e, ERR_LIMIT, m,
+                "alias '*%.60s' expands past the limit of %d YAML nodes (YAML_MAX_NODES; an "
+                "alias bomb?); "
+                "write the values out or use include:",
+                name, YAML_MAX_NODES);
         if (!c && why == 2)
-            return bfail(B, e, ERR_LIMIT, m, "alias '*%.60s' expands past %u bytes of text", name,
+            return bfail(B, e, ERR_LIMIT, m,
+                         "alias '*%.60s' expands past %u bytes of text (YAML_MAX_TEXT_BYTES)", name,
                          (unsigned)YAML_MAX_TEXT_BYTES);
         if (!c && why == 3)
             return bfail(B, e, ERR_LIMIT, m,
-                         "alias '*%.60s' nests deeper than the limit of %d levels", name,
-                         YAML_MAX_DEPTH);
+                         "alias '*%.60s' nests deeper than the limit of %d levels (YAML_MAX_DEPTH)",
+                         name, YAML_MAX_DEPTH);
         if (!c)
             return ERR_SET(e, ERR_NOMEM, "out of memory");
         return attach(B, c, m, e);
@@ -534,7 +537,8 @@ static int on_event(struct builder *B, yaml_event_t *ev, struct err *e)
                          (const char *)tag);
         if (B->depth == YAML_MAX_DEPTH)
             return bfail(B, e, ERR_LIMIT, m,
-                         "expected at most %d nested lists/mappings, found deeper nesting",
+                         "expected at most %d nested lists/mappings, found deeper nesting "
+                         "(YAML_MAX_DEPTH)",
                          YAML_MAX_DEPTH);
         if (count_node(B, 0, m, e))
             return e->code;
@@ -647,7 +651,8 @@ int ynode_parse_string(struct ynode **out, const char *text, size_t len, const c
         return ERR_SET(e, ERR_NOMEM, "out of memory");
     struct budget b = {0, 0};
     int rc = len > YAML_MAX_FILE_BYTES
-                 ? fail_at(e, ERR_LIMIT, src->name, 0, 0, "expected at most 1 MiB of YAML")
+                 ? fail_at(e, ERR_LIMIT, src->name, 0, 0,
+                           "expected at most 1 MiB of YAML (YAML_MAX_FILE_BYTES)")
                  : parse_buffer(out, text, len, src, false, &b, e);
     src_unref(src);
     return rc;
@@ -695,8 +700,8 @@ static int read_file(const char *path, const char *from, char **buf, size_t *len
         }
         free(b);
         return ERR_SET(e, ERR_LIMIT,
-                       "%s%.300s:%d:%d: file is larger than the 1 MiB limit for YAML files (it "
-                       "is reached here); a sweep should be a few KiB",
+                       "%s%.300s:%d:%d: file is larger than the 1 MiB limit for YAML files "
+                       "(YAML_MAX_FILE_BYTES; it is reached here); a sweep should be a few KiB",
                        pre, path, line, col);
     }
     *buf = b;
@@ -857,8 +862,9 @@ static int load_rec(struct ynode **out, const char *path, const struct ynode *fr
         }
     if (st->n > YAML_MAX_INCLUDE_DEPTH) {
         free(real);
-        return ERR_SET(e, ERR_LIMIT, "%s: includes nest deeper than %d levels", fw ? fw : path,
-                       YAML_MAX_INCLUDE_DEPTH);
+        return ERR_SET(e, ERR_LIMIT,
+                       "%s: includes nest deeper than %d levels (YAML_MAX_INCLUDE_DEPTH)",
+                       fw ? fw : path, YAML_MAX_INCLUDE_DEPTH);
     }
     char *buf;
     size_t len;

@@ -16,6 +16,8 @@
  *   - aliases are supported by copying the anchored node, and the copies
  *     count against the node and text budgets, so an alias bomb ("billion
  *     laughs") fails after at most 100k copies with a clear message;
+ *   - at most YAML_MAX_ANCHORS (1024) distinct anchors per file (they are
+ *     looked up linearly: the cap keeps anchors x aliases from going quadratic);
  *   - tags (`!!int 3`, `!foo x`) are rejected: the schema types values;
  *   - a second document (`---`) is rejected;
  *   - mapping keys must be scalars and unique within their mapping;
@@ -37,6 +39,7 @@
 #define YAML_MAX_NODES         100000
 #define YAML_MAX_TEXT_BYTES    (16u << 20)
 #define YAML_MAX_INCLUDE_DEPTH 8
+#define YAML_MAX_ANCHORS       1024
 
 enum ynode_kind {
     YNODE_SCALAR = 0,

@@ -116,20 +116,28 @@ static int parse_double(const char *s, double *v)
 static int parse_set(struct hp_val *o, const char *method, const struct hp_def *d,
                      const struct hp_kv *kv, struct err *e)
 {
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", kv->value);
+    /* A heap copy, not a fixed buffer: truncating a long value (say padded with spaces) would
+     * silently drop the choices after the cut. */
+    char *buf = strdup(kv->value ? kv->value : "");
+    if (!buf)
+        return ERR_SET(e, ERR_NOMEM, "%s%s%s.%s: out of memory", WHERE(kv), method, d->name);
     o->mask = 0;
-    for (char *save = NULL, *tok = strtok_r(buf, ", []", &save); tok;
+    int rc = ERR_OK;
+    for (char *save = NULL, *tok = strtok_r(buf, ", []", &save); tok && !rc;
          tok = strtok_r(NULL, ", []", &save)) {
         int k = hp_choice_index(d->choices, tok);
         if (k < 0)
-            return ERR_SET(e, ERR_CONFIG, "%s%s%s.%s: '%s' is not one of %s", WHERE(kv), method,
-                           d->name, tok, d->choices);
-        if (o->mask & (1u << k))
-            return ERR_SET(e, ERR_CONFIG, "%s%s%s.%s: '%s' listed twice", WHERE(kv), method,
-                           d->name, tok);
-        o->mask |= 1u << k;
+            rc = ERR_SET(e, ERR_CONFIG, "%s%s%s.%s: '%.64s' is not one of %s", WHERE(kv), method,
+                         d->name, tok, d->choices);
+        else if (o->mask & (1u << k))
+            rc = ERR_SET(e, ERR_CONFIG, "%s%s%s.%s: '%s' listed twice", WHERE(kv), method, d->name,
+                         tok);
+        else
+            o->mask |= 1u << k;
     }
+    free(buf);
+    if (rc)
+        return rc;
     if (!o->mask)
         return ERR_SET(e, ERR_CONFIG, "%s%s%s.%s: expected a non-empty list of %s", WHERE(kv),
                        method, d->name, d->choices);

@@ -76,7 +76,7 @@ struct prefix_state {
     int L, D, P, mid;
     bool reparam;
     enum act_kind act;
-    float drop;            /* prefix dropout probability */
+    float drop; /* prefix dropout probability */
 
     struct param *emb;     /* (P, D) view into the store (reparam) */
     struct param *w0, *b0; /* (mid, D), (mid) */
@@ -91,7 +91,7 @@ struct prefix_state {
     bool dropped;          /* dropout applied in this step */
 
     bool merged;
-    float *static_kv;      /* (L, 2, P, D) owned (MEM_FROZEN) while merged */
+    float *static_kv; /* (L, 2, P, D) owned (MEM_FROZEN) while merged */
 };
 
 /* ---- ops ------------------------------------------------------------------ */
@@ -221,8 +221,8 @@ static int px_end_backward(void *user, const struct hook_ctx *c, struct err *e)
                   false);
     op_act_bwd(s->act, dhid, dhid, s->pre, (size_t)s->P * s->mid);
     if (s->emb->grad || s->w0->grad || s->b0->grad)
-        op_linear_bwd(s->emb->grad, s->w0->grad, s->b0->grad, dhid, s->emb->data, s->w0->data,
-                      s->P, s->D, s->mid, true);
+        op_linear_bwd(s->emb->grad, s->w0->grad, s->b0->grad, dhid, s->emb->data, s->w0->data, s->P,
+                      s->D, s->mid, true);
     return ERR_OK;
 }
 
@@ -260,8 +260,8 @@ static void px_normal(struct rng *r, float *x, size_t n)
         x[i] = rng_normal(r);
 }
 
-static int prefix_create(void **state, const struct hp_values *hp, struct model *m,
-                         uint64_t seed, struct err *e)
+static int prefix_create(void **state, const struct hp_values *hp, struct model *m, uint64_t seed,
+                         struct err *e)
 {
     *state = NULL;
     if (prefix_check(hp, m, e))
@@ -336,8 +336,7 @@ static void prefix_destroy(void *state)
 }
 
 /* The installed provider, if it is this instance's. */
-static struct prefix_provider *px_provider(struct prefix_state *s, struct model *m,
-                                           struct err *e)
+static struct prefix_provider *px_provider(struct prefix_state *s, struct model *m, struct err *e)
 {
     struct prefix_provider *pp = &m->enc.hooks.prefix;
     if (pp->user != s) {
@@ -432,7 +431,8 @@ static const char *const prefix_examples[] = {
 const struct method_ops prefix_method = {
     .name = "prefix",
     .abi = METHOD_ABI,
-    .summary = "prefix tuning: P trained key/value rows per layer (MLP-reparameterised in training)",
+    .summary =
+        "prefix tuning: P trained key/value rows per layer (MLP-reparameterised in training)",
     .source = "Li & Liang 2021 reference code (MLP, tanh, mid 512); AdapterHub prefix_length 30",
     .hps = prefix_hps,
     .nhps = (int)(sizeof prefix_hps / sizeof *prefix_hps),

@@ -606,7 +606,7 @@ int encoder_forward(struct encoder *enc, const struct batch *b, struct err *e)
      * lowest trainable one in training) keep nothing: their activations are
      * given back to the arena after each layer and the output moves through two
      * ping-pong buffers, so a frozen-backbone step holds one layer's activations. */
-    enc->saved_from = c->train ? encoder_lowest_trainable(enc) : enc->L;
+    enc->saved_from = enc->keep_all ? 0 : c->train ? encoder_lowest_trainable(enc) : enc->L;
     const size_t ND = (size_t)c->N * enc->D;
     float *pp[2] = {NULL, NULL};
     if (enc->saved_from > 0 && (!(pp[0] = arena_floats(&enc->arena, ND)) ||
@@ -756,7 +756,7 @@ int encoder_backward(struct encoder *enc, float *dhidden, struct err *e)
     if (!enc->have_forward)
         return ERR_SET(e, ERR_STATE, "encoder_backward without a forward in this step");
     const int low = encoder_lowest_trainable(enc);
-    if (low < enc->saved_from && low < enc->L)
+    if (low < enc->L && (low < 0 ? 0 : low) < enc->saved_from)
         return ERR_SET(e, ERR_STATE,
                        "encoder_backward after a forward that kept no activations below layer "
                        "%d (an evaluation forward, or trainability changed in between)",

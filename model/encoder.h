@@ -88,6 +88,8 @@ struct encoder {
     float *hidden;             /* (N, D) final hidden states */
     bool have_forward;
     int saved_from;            /* first layer whose activations the forward kept */
+    bool keep_all;             /* keep every layer's activations even when no backward
+                                  follows (for tests that inspect save[]) */
 };
 
 /* Register the encoder's tensors (HF names, no "bert." prefix) in ps as

@@ -339,6 +339,12 @@ static int hf_parse(struct hf_ctx *cx)
                           false);
     if (!rc)
         rc = hf_get_float(cx, "classifier_dropout", &c->classifier_dropout, true);
+    /* In the struct a negative value means null; in the file it is an error, not a null. */
+    if (!rc && c->classifier_dropout < 0.0f &&
+        cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(cx->root, "classifier_dropout")))
+        rc =
+            ERR_SET(cx->e, ERR_RANGE, "%s: field 'classifier_dropout': %g is not null or in [0, 1)",
+                    cx->path, (double)c->classifier_dropout);
     if (!rc)
         rc = hf_get_float(cx, "initializer_range", &c->initializer_range, false);
     if (!rc)

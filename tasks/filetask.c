@@ -204,7 +204,8 @@ static int make_labels(struct task_data *t, const struct file_task *ft, const st
         char **tmp = malloc((tl->n ? tl->n : 1) * sizeof *tmp);
         if (!tmp)
             goto nomem;
-        memcpy(tmp, tl->v, tl->n * sizeof *tmp);
+        if (tl->n) /* an empty train split has tl->v == NULL: memcpy(_, NULL, 0) is undefined */
+            memcpy(tmp, tl->v, tl->n * sizeof *tmp);
         bool numeric = true;
         long v;
         for (size_t i = 0; i < tl->n && numeric; i++)

@@ -125,6 +125,12 @@ static int fill_io(struct tsv_reader *r, struct err *e)
     return ERR_OK;
 }
 
+static int line_too_long(const struct tsv_reader *r, struct err *e)
+{
+    return ERR_SET(e, ERR_LIMIT, "%s:%zu: line longer than %zu bytes (the limit, TSV_MAX_LINE)",
+                   r->path, r->next_line, r->max_line);
+}
+
 /* Next physical line into lbuf[0..lbuf_len) (NUL-terminated, no LF, CR before LF
  * dropped).  Returns 1, 0 at end of file, or an error. */
 static int read_line(struct tsv_reader *r, struct err *e)
@@ -147,9 +153,9 @@ static int read_line(struct tsv_reader *r, struct err *e)
         size_t avail = r->io_len - r->io_pos;
         const char *nl = memchr(p, '\n', avail);
         size_t take = nl ? (size_t)(nl - p) : avail;
-        if (r->lbuf_len + take > r->max_line)
-            return ERR_SET(e, ERR_LIMIT, "%s:%zu: line longer than %zu bytes (the limit)", r->path,
-                           r->next_line, r->max_line);
+        /* One byte more than the limit is read: it may be the CR of a CRLF, not content. */
+        if (r->lbuf_len + take > r->max_line + 1)
+            return line_too_long(r, e);
         if (grow(&r->lbuf, &r->lbuf_cap, r->lbuf_len + take + 1))
             return ERR_SET(e, ERR_NOMEM, "%s: out of memory", r->path);
         memcpy(r->lbuf + r->lbuf_len, p, take);
@@ -162,6 +168,8 @@ static int read_line(struct tsv_reader *r, struct err *e)
         return 0;
     if (r->lbuf_len > 0 && r->lbuf[r->lbuf_len - 1] == '\r')
         r->lbuf_len--;
+    if (r->lbuf_len > r->max_line)
+        return line_too_long(r, e);
     r->lbuf[r->lbuf_len] = '\0';
     r->next_line++;
     return 1;
@@ -272,7 +280,7 @@ static int parse_quoted(struct tsv_reader *r, struct err *e)
             return rc;
     } while (r->lbuf_len == 0);
 
-    size_t len = 0, n = 0;
+    size_t len = 0, n = 0, raw = 0; /* raw: the record's bytes in the file, a line break = 1 */
     starts[n++] = 0;
     size_t i = 0;
     bool quoted = false, field_start = true, after_quote = false;
@@ -280,11 +288,13 @@ static int parse_quoted(struct tsv_reader *r, struct err *e)
         const char *p = line_problem(r, why, sizeof why);
         if (p)
             return (rc = tsv_bad_row(r, e, "%s", p)) < 0 ? rc : 2;
-        /* worst case every byte of the line plus a separator */
-        if (len + r->lbuf_len + 2 > r->max_line)
+        /* The limit is on the record as written (quotes and line breaks included); the
+         * buffer holds at most that plus a line break or the final NUL. */
+        raw += r->lbuf_len;
+        if (raw > r->max_line)
             return ERR_SET(e, ERR_LIMIT,
-                           "%s:%zu: record longer than %zu bytes (the limit; an unterminated "
-                           "quote?)",
+                           "%s:%zu: record longer than %zu bytes (the limit, TSV_MAX_LINE; an "
+                           "unterminated quote?)",
                            r->path, r->line, r->max_line);
         if (grow(&r->rec, &r->rec_cap, len + r->lbuf_len + 2))
             return ERR_SET(e, ERR_NOMEM, "%s: out of memory", r->path);
@@ -334,6 +344,7 @@ static int parse_quoted(struct tsv_reader *r, struct err *e)
             break;
         /* the quoted field continues on the next line */
         r->rec[len++] = '\n';
+        raw++;
         rc = read_line(r, e);
         if (rc < 0)
             return rc;

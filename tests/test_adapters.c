@@ -55,6 +55,7 @@ static void fx_init_dims(struct fx *f, int D, int L, int H, int F)
     struct err e;
     ck_assert_msg(model_create(&f->m, &cfg, TC, &f->acct, &e) == 0, "%s", e.msg);
     model_init_weights(&f->m, 5);
+    f->m.enc.keep_all = true; /* these tests read enc.save[] after evaluation forwards */
     struct rng r;
     rng_seed(&r, 11);
     const int len[TB] = {TT, 4, 2};
