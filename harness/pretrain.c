@@ -36,11 +36,11 @@
 #include "timer.h"
 #include "train.h"
 
-#define PRETRAIN_FORMAT "peftbench-pretrain v1" /* bump when a build's result changes */
+#define PRETRAIN_FORMAT           "peftbench-pretrain v1" /* bump when a build's result changes */
 #define PRETRAIN_MAX_CORPUS_BYTES ((long long)4 << 30)
-#define SALT_HELDOUT 0x48454c444f5554ull /* "HELDOUT" */
-#define SALT_MASK    0x4d41534bull       /* "MASK" */
-#define SALT_EVAL    0x4556414cull       /* "EVAL" */
+#define SALT_HELDOUT              0x48454c444f5554ull /* "HELDOUT" */
+#define SALT_MASK                 0x4d41534bull       /* "MASK" */
+#define SALT_EVAL                 0x4556414cull       /* "EVAL" */
 
 /* ---- config schema --------------------------------------------------------------- */
 
@@ -50,7 +50,7 @@ struct pf {
     const char *section; /* NULL: top level */
     const char *key;
     enum pf_type type;
-    size_t off, cap;       /* PF_STR: buffer size */
+    size_t off, cap; /* PF_STR: buffer size */
     double lo, hi;
     bool lo_open, hi_open; /* lo < x rather than lo <= x, x < hi rather than x <= hi */
     bool hashed;           /* part of the cache key */
@@ -70,8 +70,8 @@ static const struct pf fields[] = {
      "a directory"},
     {"corpus", "heldout_fraction", PF_REAL, O(heldout_fraction), 0, 0, 0.5, false, false, true,
      "a number in [0, 0.5]"},
-    {"corpus", "heldout_max_lines", PF_INT, O(heldout_max_lines), 0, 0, INT_MAX, false, false,
-     true, "an integer >= 0"},
+    {"corpus", "heldout_max_lines", PF_INT, O(heldout_max_lines), 0, 0, INT_MAX, false, false, true,
+     "an integer >= 0"},
     {"corpus", "max_lines", PF_INT, O(max_lines), 0, 0, INT_MAX, false, false, true,
      "an integer >= 0 (0 = all)"},
     {"vocab", "size", PF_INT, O(vocab_size), 0, 16, VOCAB_MAX_SIZE, false, false, true,
@@ -85,8 +85,7 @@ static const struct pf fields[] = {
     {"model", "hidden", PF_INT, O(hidden), 0, 2, 8192, false, false, true,
      "an integer in [2, 8192]"},
     {"model", "heads", PF_INT, O(heads), 0, 1, 256, false, false, true, "an integer in [1, 256]"},
-    {"model", "ffn", PF_INT, O(ffn), 0, 1, 65536, false, false, true,
-     "an integer in [1, 65536]"},
+    {"model", "ffn", PF_INT, O(ffn), 0, 1, 65536, false, false, true, "an integer in [1, 65536]"},
     {"model", "max_position", PF_INT, O(max_position), 0, 4, 8192, false, false, true,
      "an integer in [4, 8192]"},
     {"model", "hidden_act", PF_STR, O(hidden_act), S(hidden_act), 0, 0, false, false, true,
@@ -211,8 +210,9 @@ static int unknown_key(struct err *e, const struct ynode *k, const char *what,
         o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", i ? ", " : "", valid[i]);
     const char *guess = hp_did_you_mean(k->text, valid, n);
     if (guess)
-        return nfail(e, ERR_CONFIG, k, "unknown key '%.60s' in %s (did you mean '%s'?); valid keys: %s",
-                     k->text, what, guess, list);
+        return nfail(e, ERR_CONFIG, k,
+                     "unknown key '%.60s' in %s (did you mean '%s'?); valid keys: %s", k->text,
+                     what, guess, list);
     return nfail(e, ERR_CONFIG, k, "unknown key '%.60s' in %s; valid keys: %s", k->text, what,
                  list);
 }
@@ -266,8 +266,8 @@ static int set_field(struct pretrain_cfg *c, const struct pf *f, const struct yn
     const char *s = v->text;
     if (f->type == PF_STR) {
         if (v->len == 0 || v->len >= f->cap)
-            return nfail(e, ERR_CONFIG, v, "%s: expected %s of 1 to %zu characters, found %s",
-                         name, f->expect, f->cap - 1, DESCRIBE(v));
+            return nfail(e, ERR_CONFIG, v, "%s: expected %s of 1 to %zu characters, found %s", name,
+                         f->expect, f->cap - 1, DESCRIBE(v));
         memcpy(base, s, v->len + 1);
         return 0;
     }
@@ -337,8 +337,7 @@ static int parse_section(struct pretrain_cfg *c, const char *sec, const struct y
     return 0;
 }
 
-static int parse_root(struct pretrain_cfg *c, const struct ynode *root, bool *given,
-                      struct err *e)
+static int parse_root(struct pretrain_cfg *c, const struct ynode *root, bool *given, struct err *e)
 {
     if (root->kind != YNODE_MAP)
         return nfail(e, ERR_CONFIG, root,
@@ -394,9 +393,8 @@ static int check_cfg(struct pretrain_cfg *c, const char *where, const bool *give
                        "%s: model.hidden (%d) must be a multiple of model.heads (%d)", where,
                        c->hidden, c->heads);
     if (c->max_seq_len > c->max_position)
-        return ERR_SET(e, ERR_CONFIG,
-                       "%s: train.max_seq_len (%d) exceeds model.max_position (%d)", where,
-                       c->max_seq_len, c->max_position);
+        return ERR_SET(e, ERR_CONFIG, "%s: train.max_seq_len (%d) exceeds model.max_position (%d)",
+                       where, c->max_seq_len, c->max_position);
     if (c->mask_token + c->random_token > 1.0)
         return ERR_SET(e, ERR_CONFIG,
                        "%s: mlm.mask_token + mlm.random_token must be <= 1 (got %g + %g)", where,
@@ -409,7 +407,7 @@ static void put_escaped(char **p, size_t *left, const char *s)
 {
     for (; *s && *left > 5; s++) {
         unsigned char ch = (unsigned char)*s;
-        int k = ch == '\\' ? snprintf(*p, *left, "\\\\")
+        int k = ch == '\\'  ? snprintf(*p, *left, "\\\\")
                 : ch < 0x20 ? snprintf(*p, *left, "\\x%02x", ch)
                             : snprintf(*p, *left, "%c", ch);
         *p += k;
@@ -790,8 +788,8 @@ static int prepare_data(struct pt *p, struct err *e)
     if (!rc && ntr == 0)
         rc = ERR_SET(e, ERR_CONFIG, "no training lines left after the held-out split");
     if (!rc)
-        say(p, "corpus %s: %zu lines (%zu train, %zu held out) in %.1fs", c->source, corpus.n,
-            ntr, nhe, timer_now() - t);
+        say(p, "corpus %s: %zu lines (%zu train, %zu held out) in %.1fs", c->source, corpus.n, ntr,
+            nhe, timer_now() - t);
     struct vocab_build_opts vo;
     vocab_build_opts_default(&vo);
     vo.vocab_size = c->vocab_size;
@@ -802,8 +800,9 @@ static int prepare_data(struct pt *p, struct err *e)
     if (!rc && !stopped(p))
         rc = vocab_build(&p->vocab, &p->nvocab, tr, ntr, &vo, &p->vst, e);
     if (!rc && !stopped(p)) {
-        say(p, "vocabulary: %d tokens (alphabet %d characters, %d merges) from %zu words "
-               "(%zu distinct) in %.1fs",
+        say(p,
+            "vocabulary: %d tokens (alphabet %d characters, %d merges) from %zu words "
+            "(%zu distinct) in %.1fs",
             p->nvocab, p->vst.alphabet, p->vst.merges, p->vst.words, p->vst.unique_words,
             timer_now() - t);
         rc = tokenizer_from_tokens(&p->tok, (const char *const *)p->vocab, p->nvocab, &vo.tok, e);
@@ -917,8 +916,7 @@ static int mlm_batch(struct pt *p, const struct batch *bt, bool train, uint64_t 
     if (mlm_head_step(&p->head, enc, p->pos, p->labels, M, dh, r, e))
         return e->code;
     const float wb = (float)p->c->cls_bow_weight;
-    if (wb > 0.0f &&
-        mlm_head_bow_step(&p->head, enc, bt->ids, bt->mask, p->special, wb, dh, rb, e))
+    if (wb > 0.0f && mlm_head_bow_step(&p->head, enc, bt->ids, bt->mask, p->special, wb, dh, rb, e))
         return e->code;
     return train ? encoder_backward(enc, dh, e) : 0;
 }
@@ -943,8 +941,8 @@ static int evaluate(struct pt *p, double *loss, double *acc, double *bow, long l
         struct mlm_result r, rb;
         rc = batcher_get(&b, k, &bt, NULL, NULL, e);
         if (!rc)
-            rc = mlm_batch(p, &bt, false, (uint64_t)p->c->seed ^ SALT_EVAL, (uint64_t)k, 0, &r,
-                           &rb, e);
+            rc = mlm_batch(p, &bt, false, (uint64_t)p->c->seed ^ SALT_EVAL, (uint64_t)k, 0, &r, &rb,
+                           e);
         if (!rc) {
             sum += r.loss * r.M;
             correct += r.correct;
@@ -1074,8 +1072,7 @@ static int train_loop(struct pt *p, struct pretrain_stats *st, struct err *e)
             tail_bow += rb.loss;
         }
         double el = timer_now() - t0;
-        progress(p, step, total, ema, ema_acc, ema_bow, lr,
-                 el > 0 ? (double)tokens / el : 0.0, el);
+        progress(p, step, total, ema, ema_acc, ema_bow, lr, el > 0 ? (double)tokens / el : 0.0, el);
     }
     batcher_free(&b);
     st->tokens_seen = tokens;
@@ -1157,9 +1154,8 @@ static cJSON *stats_json(const struct pt *p, const struct pretrain_stats *st)
     cJSON_AddNumberToObject(cp, "train_lines", (double)p->ntrain_lines);
     cJSON_AddNumberToObject(cp, "train_sequences", (double)p->train.n);
     cJSON_AddNumberToObject(cp, "train_tokens", (double)p->train.ntokens);
-    cJSON_AddNumberToObject(cp, "epochs", p->train.ntokens
-                                              ? (double)st->tokens_seen / (double)p->train.ntokens
-                                              : 0.0);
+    cJSON_AddNumberToObject(
+        cp, "epochs", p->train.ntokens ? (double)st->tokens_seen / (double)p->train.ntokens : 0.0);
     cJSON *v = cJSON_AddObjectToObject(j, "vocab");
     cJSON_AddNumberToObject(v, "size", p->nvocab);
     cJSON_AddNumberToObject(v, "alphabet", p->vst.alphabet);
@@ -1171,7 +1167,8 @@ static cJSON *stats_json(const struct pt *p, const struct pretrain_stats *st)
     cJSON_AddNumberToObject(m, "hidden", c->hidden);
     cJSON_AddNumberToObject(m, "heads", c->heads);
     cJSON_AddNumberToObject(m, "ffn", c->ffn);
-    cJSON_AddNumberToObject(m, "encoder_parameters", (double)param_store_trainable(&p->m.ps, PGROUP_COUNT));
+    cJSON_AddNumberToObject(m, "encoder_parameters",
+                            (double)param_store_trainable(&p->m.ps, PGROUP_COUNT));
     cJSON_AddNumberToObject(m, "mlm_head_parameters", (double)param_store_numel(&p->head.ps));
     cJSON_AddNumberToObject(j, "train_seconds", st->train_seconds);
     cJSON_AddNumberToObject(j, "tokens_per_second",
@@ -1307,8 +1304,9 @@ int pretrain_build(const struct pretrain_cfg *cfg, const char *dir, const struct
         rc = prepare_model(&p, e);
     if (!rc) {
         size_t n = param_store_trainable(&p.m.ps, PGROUP_COUNT);
-        say(&p, "model L=%d D=%d H=%d F=%d V=%d: %zu encoder + %zu MLM-head parameters; %d "
-                "steps of %d sequences, %d thread%s",
+        say(&p,
+            "model L=%d D=%d H=%d F=%d V=%d: %zu encoder + %zu MLM-head parameters; %d "
+            "steps of %d sequences, %d thread%s",
             cfg->layers, cfg->hidden, cfg->heads, cfg->ffn, p.nvocab, n,
             param_store_numel(&p.head.ps), cfg->steps, cfg->batch_size, omp_get_max_threads(),
             omp_get_max_threads() > 1 ? "s" : "");
@@ -1341,11 +1339,11 @@ int pretrain_build(const struct pretrain_cfg *cfg, const char *dir, const struct
         say(&p, "held-out [CLS] bag-of-words loss %.4f (initial %.4f)", st->heldout_bow,
             st->initial_heldout_bow);
     if (!rc)
-        say(&p, "held-out MLM loss %.4f (initial %.4f), accuracy %.3f (initial %.3f); "
-                "final train loss %.4f; %lld tokens in %.1fs (%.1fs CPU training); wrote %s",
-            st->heldout_loss, st->initial_heldout_loss, st->heldout_acc,
-            st->initial_heldout_acc, st->final_train_loss, st->tokens_seen, st->wall_seconds,
-            st->train_cpu_seconds, dir);
+        say(&p,
+            "held-out MLM loss %.4f (initial %.4f), accuracy %.3f (initial %.3f); "
+            "final train loss %.4f; %lld tokens in %.1fs (%.1fs CPU training); wrote %s",
+            st->heldout_loss, st->initial_heldout_loss, st->heldout_acc, st->initial_heldout_acc,
+            st->final_train_loss, st->tokens_seen, st->wall_seconds, st->train_cpu_seconds, dir);
     else if (o->out && o->tty)
         fputc('\n', o->out);
     pt_free(&p);
@@ -1401,8 +1399,8 @@ static void remove_leftovers(const char *dir)
     size_t bl = strlen(base);
     struct dirent *de;
     while ((de = readdir(d))) {
-        if (strncmp(de->d_name, base, bl) != 0 ||
-            (strncmp(de->d_name + bl, ".tmp-", 5) != 0 && strncmp(de->d_name + bl, ".old-", 5) != 0))
+        if (strncmp(de->d_name, base, bl) != 0 || (strncmp(de->d_name + bl, ".tmp-", 5) != 0 &&
+                                                   strncmp(de->d_name + bl, ".old-", 5) != 0))
             continue;
         char sub[PRETRAIN_PATH_MAX + 300];
         snprintf(sub, sizeof sub, "%s/%s", parent, de->d_name);
@@ -1473,7 +1471,10 @@ static int ensure_cfg(const struct pretrain_cfg *c, const char *dir, const struc
         if (o->out) {
             fprintf(o->out, "%speftbench: building %s (%s) from its pretraining config, key %s\n",
                     o->tty ? "\r\033[K" : "", dir,
-                    force ? "--force" : stale ? "its config changed" : "not built yet", c->key);
+                    force   ? "--force"
+                    : stale ? "its config changed"
+                            : "not built yet",
+                    c->key);
             if (c->defaulted[0])
                 fprintf(o->out, "pretrain %s: defaults used for %s\n", c->name, c->defaulted);
             fflush(o->out);
@@ -1598,8 +1599,10 @@ int pretrain_main(int argc, char **argv, FILE *out, FILE *errf)
             char *end;
             long t = strtol(v, &end, 10);
             if (*end || end == v || t < 1 || t > 256) {
-                fprintf(errf, "peftbench pretrain: --threads expects an integer in [1, 256], "
-                              "got '%s'\n", v);
+                fprintf(errf,
+                        "peftbench pretrain: --threads expects an integer in [1, 256], "
+                        "got '%s'\n",
+                        v);
                 return 2;
             }
             omp_set_num_threads((int)t);

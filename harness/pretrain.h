@@ -59,10 +59,10 @@
 
 #include "model/err.h"
 
-#define PRETRAIN_NAME_MAX 128
-#define PRETRAIN_PATH_MAX 4096
-#define PRETRAIN_KEY_LEN  16
-#define PRETRAIN_STATS    "pretrain_stats.json"
+#define PRETRAIN_NAME_MAX   128
+#define PRETRAIN_PATH_MAX   4096
+#define PRETRAIN_KEY_LEN    16
+#define PRETRAIN_STATS      "pretrain_stats.json"
 #define PRETRAIN_CONFIG_DIR "configs/pretrain"
 #define PRETRAIN_MODEL_DIR  "results/models"
 
@@ -70,10 +70,10 @@ struct pretrain_cfg {
     char name[PRETRAIN_NAME_MAX];
     long long seed;
     /* corpus */
-    char source[16];                    /* "wordnet", "wordnet-train" or "file" */
-    char path[PRETRAIN_PATH_MAX];       /* source file as written (hashed) */
+    char source[16];                       /* "wordnet", "wordnet-train" or "file" */
+    char path[PRETRAIN_PATH_MAX];          /* source file as written (hashed) */
     char path_resolved[PRETRAIN_PATH_MAX]; /* path resolved against the config's dir */
-    char wordnet_dir[PRETRAIN_PATH_MAX];/* "" = WN_DEFAULT_DIR */
+    char wordnet_dir[PRETRAIN_PATH_MAX];   /* "" = WN_DEFAULT_DIR */
     double heldout_fraction;
     int heldout_max_lines;
     int max_lines;
@@ -86,11 +86,11 @@ struct pretrain_cfg {
     double dropout, attention_dropout, initializer_range;
     /* training */
     int steps, batch_size, max_seq_len, eval_batch_size;
-    double train_dropout;           /* < 0: the model's dropout during pretraining too */
+    double train_dropout; /* < 0: the model's dropout during pretraining too */
     double lr, warmup_ratio, weight_decay, grad_clip, adam_beta1, adam_beta2, adam_eps;
     /* masking */
     double mask_prob, mask_token, random_token;
-    double cls_bow_weight;          /* weight of the [CLS] bag-of-words loss (0 = off) */
+    double cls_bow_weight; /* weight of the [CLS] bag-of-words loss (0 = off) */
 
     char key[PRETRAIN_KEY_LEN + 1]; /* cache key of canonical */
     char *canonical;                /* owned: canonical config text */
@@ -104,18 +104,18 @@ int pretrain_cfg_load(struct pretrain_cfg *c, const char *path, struct err *e);
 void pretrain_cfg_free(struct pretrain_cfg *c); /* NULL-safe */
 
 struct pretrain_opts {
-    FILE *out;                      /* progress and log lines, or NULL for silence */
-    bool tty;                       /* progress as one rewritten line (else log lines) */
-    volatile sig_atomic_t *stop;    /* set asynchronously to abandon the build, or NULL */
+    FILE *out;                   /* progress and log lines, or NULL for silence */
+    bool tty;                    /* progress as one rewritten line (else log lines) */
+    volatile sig_atomic_t *stop; /* set asynchronously to abandon the build, or NULL */
 };
 
 /* What a build measured (also written to pretrain_stats.json). */
 struct pretrain_stats {
     long steps;
-    long long tokens_seen;          /* real (non-pad) training tokens processed */
-    long long masked_seen;          /* training positions predicted */
-    double final_train_loss;        /* mean MLM loss over the last 5% of steps */
-    double final_train_bow_loss;    /* the same for the [CLS] bag-of-words loss (NaN: off) */
+    long long tokens_seen;       /* real (non-pad) training tokens processed */
+    long long masked_seen;       /* training positions predicted */
+    double final_train_loss;     /* mean MLM loss over the last 5% of steps */
+    double final_train_bow_loss; /* the same for the [CLS] bag-of-words loss (NaN: off) */
     double heldout_loss, heldout_acc, heldout_bow;
     double initial_heldout_loss, initial_heldout_acc, initial_heldout_bow;
     long long heldout_masked;

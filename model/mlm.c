@@ -101,8 +101,8 @@ double mlm_soft_xent(float *dlogits, float *row_loss, const float *logits, const
 
 void mlm_bwd(float *dx, float *dWt, float *dbt, float *dlg, float *dlb, float *dE, float *dbias,
              float *ws, const float *dlogits, const float *x, const float *t, const float *g,
-             const float *h, const float *mean, const float *rstd, const float *Wt,
-             const float *lg, const float *E, int M, int D, int V, enum act_kind act)
+             const float *h, const float *mean, const float *rstd, const float *Wt, const float *lg,
+             const float *E, int M, int D, int V, enum act_kind act)
 {
     if (M <= 0)
         return;
@@ -124,8 +124,7 @@ static double unit(uint64_t h)
 
 /* Draw k of a random non-special token (rejection; the hash index keeps it stateless).
  * Returns -1 when 64 draws all hit special tokens (a vocabulary of almost only specials). */
-static int random_regular(const struct mlm_mask_cfg *c, uint64_t seed, uint64_t stream,
-                          uint64_t i)
+static int random_regular(const struct mlm_mask_cfg *c, uint64_t seed, uint64_t stream, uint64_t i)
 {
     for (uint64_t k = 0; k < 64; k++) {
         uint64_t h = rng_hash(seed, stream, 4 * i + 3 + (k << 40));
@@ -176,8 +175,7 @@ int mlm_mask(int *out_ids, int *pos, int *labels, const int *ids, const int *mas
 
 /* ---- the head ------------------------------------------------------------------- */
 
-int mlm_head_create(struct mlm_head *h, struct encoder *enc, struct mem_acct *acct,
-                    struct err *e)
+int mlm_head_create(struct mlm_head *h, struct encoder *enc, struct mem_acct *acct, struct err *e)
 {
     memset(h, 0, sizeof *h);
     param_store_init(&h->ps, acct);
@@ -201,8 +199,8 @@ int mlm_head_create(struct mlm_head *h, struct encoder *enc, struct mem_acct *ac
     };
     for (size_t i = 0; i < sizeof t / sizeof *t; i++) {
         int shape[2] = {t[i].d0, t[i].d1};
-        *t[i].p = param_add(&h->ps, t[i].name, t[i].d1 > 0 ? 2 : 1, shape, t[i].kind,
-                            PGROUP_HEAD, e);
+        *t[i].p =
+            param_add(&h->ps, t[i].name, t[i].d1 > 0 ? 2 : 1, shape, t[i].kind, PGROUP_HEAD, e);
         if (!*t[i].p || param_set_trainable(&h->ps, *t[i].p, true, e)) {
             mlm_head_destroy(h);
             return e->code;
@@ -232,8 +230,8 @@ void mlm_head_init(struct mlm_head *h, float std, uint64_t seed)
     memset(h->bias->data, 0, h->bias->numel * sizeof(float));
 }
 
-int mlm_head_step(struct mlm_head *h, struct encoder *enc, const int *pos, const int *labels,
-                  int M, float *dhidden, struct mlm_result *out, struct err *e)
+int mlm_head_step(struct mlm_head *h, struct encoder *enc, const int *pos, const int *labels, int M,
+                  float *dhidden, struct mlm_result *out, struct err *e)
 {
     memset(out, 0, sizeof *out);
     if (!enc->have_forward)
@@ -243,8 +241,7 @@ int mlm_head_step(struct mlm_head *h, struct encoder *enc, const int *pos, const
         return ERR_SET(e, ERR_CONFIG, "mlm_head_step: no masked position");
     for (int i = 0; i < M; i++) {
         if (pos[i] < 0 || pos[i] >= N)
-            return ERR_SET(e, ERR_RANGE, "masked position %d outside the batch [0, %d)", pos[i],
-                           N);
+            return ERR_SET(e, ERR_RANGE, "masked position %d outside the batch [0, %d)", pos[i], N);
         if (labels[i] < 0 || labels[i] >= V)
             return ERR_SET(e, ERR_RANGE, "label %d of masked position %d outside [0, %d)",
                            labels[i], pos[i], V);

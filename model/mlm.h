@@ -66,8 +66,8 @@ double mlm_soft_xent(float *dlogits, float *row_loss, const float *logits, const
  *   the other inputs as saved by mlm_fwd */
 void mlm_bwd(float *dx, float *dWt, float *dbt, float *dlg, float *dlb, float *dE, float *dbias,
              float *ws, const float *dlogits, const float *x, const float *t, const float *g,
-             const float *h, const float *mean, const float *rstd, const float *Wt,
-             const float *lg, const float *E, int M, int D, int V, enum act_kind act);
+             const float *h, const float *mean, const float *rstd, const float *Wt, const float *lg,
+             const float *E, int M, int D, int V, enum act_kind act);
 
 /* ---- masking ---------------------------------------------------------------- */
 
@@ -110,8 +110,7 @@ struct mlm_result {
 
 /* Register the head's tensors (names cls.predictions.*) in h->ps, trainable, and tie
  * the decoder to enc->word.  Zero-initialised: call mlm_head_init. */
-int mlm_head_create(struct mlm_head *h, struct encoder *enc, struct mem_acct *acct,
-                    struct err *e);
+int mlm_head_create(struct mlm_head *h, struct encoder *enc, struct mem_acct *acct, struct err *e);
 void mlm_head_destroy(struct mlm_head *h); /* NULL-safe */
 
 /* BERT init: dense N(0, std), LayerNorm gain 1 and bias 0, decoder bias 0. */
@@ -121,8 +120,8 @@ void mlm_head_init(struct mlm_head *h, float std, uint64_t seed);
  * labels their original ids).  With dhidden (N, D) non-NULL, also backward: dhidden is
  * overwritten (zero except the masked rows) and the gradients of the head's tensors and
  * of the tied word embeddings (when trainable) accumulate.  Scratch in enc->arena. */
-int mlm_head_step(struct mlm_head *h, struct encoder *enc, const int *pos, const int *labels,
-                  int M, float *dhidden, struct mlm_result *out, struct err *e);
+int mlm_head_step(struct mlm_head *h, struct encoder *enc, const int *pos, const int *labels, int M,
+                  float *dhidden, struct mlm_result *out, struct err *e);
 
 /* Optional sentence-level loss (not in BERT, which trained [CLS] with next-sentence
  * prediction): the first token ([CLS]) of every sequence of the last forward goes through

@@ -686,14 +686,13 @@ static int vb_merges(struct vb *v, const struct vocab_build_opts *o, struct voca
 }
 
 int vocab_build(char ***tokens, int *n, const char *const *lines, size_t nlines,
-                const struct vocab_build_opts *o, struct vocab_build_stats *stats,
-                struct err *e)
+                const struct vocab_build_opts *o, struct vocab_build_stats *stats, struct err *e)
 {
     *tokens = NULL;
     *n = 0;
     if (o->vocab_size < VOCAB_NSPECIAL + 2 || o->vocab_size > VOCAB_MAX_SIZE)
-        return ERR_SET(e, ERR_CONFIG, "vocab size must be in [%d, %d] (got %d)",
-                       VOCAB_NSPECIAL + 2, VOCAB_MAX_SIZE, o->vocab_size);
+        return ERR_SET(e, ERR_CONFIG, "vocab size must be in [%d, %d] (got %d)", VOCAB_NSPECIAL + 2,
+                       VOCAB_MAX_SIZE, o->vocab_size);
     if (o->min_frequency < 1)
         return ERR_SET(e, ERR_CONFIG, "vocab min_frequency must be >= 1 (got %d)",
                        o->min_frequency);

@@ -39,10 +39,10 @@
 #define VOCAB_DEFAULT_SIZE 8000
 
 struct vocab_build_opts {
-    int vocab_size;             /* target size, specials and alphabet included (default 8000) */
-    int min_frequency;          /* a merge needs a pair seen at least this often (default 2) */
-    int limit_alphabet;         /* keep at most this many characters; 0 = all (default) */
-    struct tokenizer_opts tok;  /* pre-tokenization (default: uncased BERT) */
+    int vocab_size;            /* target size, specials and alphabet included (default 8000) */
+    int min_frequency;         /* a merge needs a pair seen at least this often (default 2) */
+    int limit_alphabet;        /* keep at most this many characters; 0 = all (default) */
+    struct tokenizer_opts tok; /* pre-tokenization (default: uncased BERT) */
 };
 
 /* What the build saw and did (for logs and pretrain_stats.json). */
@@ -63,8 +63,7 @@ void vocab_build_opts_default(struct vocab_build_opts *o);
  * specials plus the alphabet, naming both numbers; bad options), ERR_FORMAT (a
  * line that is not UTF-8, naming the line), ERR_NOMEM.  On failure *tokens is NULL. */
 int vocab_build(char ***tokens, int *n, const char *const *lines, size_t nlines,
-                const struct vocab_build_opts *o, struct vocab_build_stats *stats,
-                struct err *e);
+                const struct vocab_build_opts *o, struct vocab_build_stats *stats, struct err *e);
 
 void vocab_tokens_free(char **tokens, int n); /* NULL-safe */
 

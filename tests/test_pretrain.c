@@ -110,8 +110,8 @@ static bool exists(const char *path)
 /* ---- a small structured corpus ---------------------------------------------------- */
 
 static const char *const adjs[] = {"small", "large", "green", "quiet", "heavy", "bright"};
-static const char *const nouns[] = {"cat", "river", "stone", "teacher", "garden", "engine",
-                                    "window", "bird"};
+static const char *const nouns[] = {"cat",    "river",  "stone",  "teacher",
+                                    "garden", "engine", "window", "bird"};
 static const char *const verbs[] = {"watches", "follows", "finds", "carries", "moves"};
 
 /* n lines "the ADJ NOUN VERB a NOUN." drawn from seed (strings owned by *out). */
@@ -306,7 +306,7 @@ START_TEST(masking_rule_statistics)
     rng_seed(&r, 3);
     long eligible = 0;
     for (int i = 0; i < N; i++) {
-        mask[i] = i % 10 != 9;                      /* every 10th token is padding */
+        mask[i] = i % 10 != 9; /* every 10th token is padding */
         ids[i] = i % 10 == 0 ? 2 : i % 10 == 8 ? 3 : 5 + (int)rng_below(&r, V - 5);
         eligible += mask[i] && !special[ids[i]];
     }
@@ -476,8 +476,8 @@ START_TEST(mlm_tied_embedding_gradient)
                                      2e-2, 1e-2, 1e-4, rep, sizeof rep) == 0,
                   "%s", rep);
     ck_assert_msg(gradcheck_tensor_h("transform dense", tied_loss, &c, c.head.dense_w->data,
-                                     c.head.dense_w->grad, c.head.dense_w->numel, 0, 3, 2e-2,
-                                     1e-2, 1e-4, rep, sizeof rep) == 0,
+                                     c.head.dense_w->grad, c.head.dense_w->numel, 0, 3, 2e-2, 1e-2,
+                                     1e-4, rep, sizeof rep) == 0,
                   "%s", rep);
     free(gw);
     free(g1);
@@ -498,9 +498,9 @@ static double bow_loss(void *p)
     struct mlm_result r;
     ck_assert_int_eq(encoder_begin_step(&c->m.enc, &c->b, true, 1, 1, &e), 0);
     ck_assert_int_eq(encoder_forward(&c->m.enc, &c->b, &e), 0);
-    ck_assert_int_eq(mlm_head_bow_step(&c->head, &c->m.enc, c->ids, c->mask, bow_special, 0.7f,
-                                       NULL, &r, &e),
-                     0);
+    ck_assert_int_eq(
+        mlm_head_bow_step(&c->head, &c->m.enc, c->ids, c->mask, bow_special, 0.7f, NULL, &r, &e),
+        0);
     return 0.7 * r.loss;
 }
 
@@ -532,9 +532,8 @@ START_TEST(mlm_cls_bow_gradient)
     ck_assert_int_eq(encoder_forward(&c.m.enc, &c.b, &e), 0);
     float *dh = arena_zeros(&c.m.enc.arena, 18 * 8);
     struct mlm_result r;
-    ck_assert_int_eq(mlm_head_bow_step(&c.head, &c.m.enc, c.ids, c.mask, bow_special, 0.7f, dh,
-                                       &r, &e),
-                     0);
+    ck_assert_int_eq(
+        mlm_head_bow_step(&c.head, &c.m.enc, c.ids, c.mask, bow_special, 0.7f, dh, &r, &e), 0);
     ck_assert_int_eq(r.M, 2);
     for (int i = 0; i < 18 * 8; i++) /* only the [CLS] rows with targets: 0 and 12 */
         if (i / 8 != 0 && i / 8 != 12)
@@ -548,8 +547,8 @@ START_TEST(mlm_cls_bow_gradient)
     ck_assert_msg(gradcheck_tensor_h("bow: word embeddings", bow_loss, &c, word->data, gw,
                                      word->numel, 0, 3, 2e-2, 1e-2, 1e-4, rep, sizeof rep) == 0,
                   "%s", rep);
-    ck_assert_msg(gradcheck_tensor_h("bow: transform dense", bow_loss, &c, c.head.dense_w->data,
-                                     gd, 64, 0, 3, 2e-2, 1e-2, 1e-4, rep, sizeof rep) == 0,
+    ck_assert_msg(gradcheck_tensor_h("bow: transform dense", bow_loss, &c, c.head.dense_w->data, gd,
+                                     64, 0, 3, 2e-2, 1e-2, 1e-4, rep, sizeof rep) == 0,
                   "%s", rep);
     free(gw);
     free(gd);
@@ -605,12 +604,11 @@ START_TEST(micro_pretraining_lowers_mlm_loss)
     ck_assert_int_eq(st.steps, 120);
     ck_assert_int_gt(st.heldout_masked, 20);
     ck_assert_msg(st.heldout_loss < 0.7 * st.initial_heldout_loss,
-                  "held-out MLM loss %.3f, initial %.3f", st.heldout_loss,
-                  st.initial_heldout_loss);
+                  "held-out MLM loss %.3f, initial %.3f", st.heldout_loss, st.initial_heldout_loss);
     ck_assert_msg(st.heldout_acc > st.initial_heldout_acc + 0.2, "accuracy %.3f, initial %.3f",
                   st.heldout_acc, st.initial_heldout_acc);
-    ck_assert_msg(st.heldout_bow < st.initial_heldout_bow - 0.5, "bag-of-words loss %.3f, initial %.3f",
-                  st.heldout_bow, st.initial_heldout_bow);
+    ck_assert_msg(st.heldout_bow < st.initial_heldout_bow - 0.5,
+                  "bag-of-words loss %.3f, initial %.3f", st.heldout_bow, st.initial_heldout_bow);
     ck_assert(pretrain_is_current(dir, c.key));
     ck_assert(!pretrain_is_current(dir, "0000000000000000"));
     /* a Hugging Face directory: loads like any checkpoint (MLM head ignored) */
@@ -743,7 +741,8 @@ START_TEST(builtin_resolution_and_cache_key)
     /* a missing config or a bad name is one clear error */
     ck_assert_int_eq(run_resolve_model("builtin:nope", dir, sizeof dir, errf), 1);
     log = read_stream(errf);
-    ck_assert_msg(strstr(log, "configs/pretrain/nope.yaml") && strstr(log, "built-in models: micro"),
+    ck_assert_msg(strstr(log, "configs/pretrain/nope.yaml") &&
+                      strstr(log, "built-in models: micro"),
                   "%s", log);
     free(log);
     ck_assert_int_eq(run_resolve_model("builtin:../etc", dir, sizeof dir, errf), 1);
@@ -850,8 +849,7 @@ Suite *pretrain_suite(void)
     TCase *c = tcase_create("errors");
     tcase_add_checked_fixture(c, tmp_setup, tmp_teardown);
     tcase_set_timeout(c, 60);
-    tcase_add_loop_test(c, config_errors_are_clear, 0,
-                        (int)(sizeof cfg_cases / sizeof *cfg_cases));
+    tcase_add_loop_test(c, config_errors_are_clear, 0, (int)(sizeof cfg_cases / sizeof *cfg_cases));
     tcase_add_test(c, config_defaults_and_key);
     suite_add_tcase(s, c);
     return s;
