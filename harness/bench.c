@@ -1,10 +1,12 @@
 #include "bench.h"
 
 #include <cblas.h>
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "methods/registry.h"
 #include "model/mem.h"
 #include "model/model.h"
 #include "model/rng.h"
@@ -177,5 +179,104 @@ int bench_run(const struct bench_opts *o, FILE *out, struct err *e)
         fprintf(out, "# frozen/full step-time ratio: %.3f\n", sec[BM_FROZEN] / sec[BM_FULL]);
     free_batch(&bb);
     model_destroy(&m);
+    return rc;
+}
+
+/* ---- per-method table ------------------------------------------------------------ */
+
+struct mrow {
+    double step, infer, infer_merged; /* median seconds; infer_merged NaN when not mergeable */
+    size_t peak[MEM_NCAT];
+    size_t trainable;
+};
+
+static int time_infer(struct model *m, const struct bench_batch *bb, const struct bench_opts *o,
+                      double *sec, struct err *e)
+{
+    return time_steps(m, bb, o, BM_FORWARD, sec, e);
+}
+
+/* Build a fresh random model, attach method `name` at its defaults (NULL: none = head only),
+ * and measure one row. */
+static int bench_one_method(const struct bench_opts *o, const struct bench_batch *bb,
+                            const char *name, struct mrow *r, struct err *e)
+{
+    struct bert_config cfg;
+    make_config(o, &cfg);
+    struct mem_acct acct;
+    mem_acct_init(&acct);
+    struct model m;
+    struct method_inst mi;
+    memset(&mi, 0, sizeof mi);
+    if (model_create(&m, &cfg, 2, &acct, e))
+        return e->code;
+    model_init_weights(&m, 1);
+    int rc = ERR_OK;
+    if (name) {
+        const struct method_ops *ops = method_lookup(name, "--method", e);
+        struct hp_values hv;
+        rc = !ops ? e->code : method_parse(ops, &hv, NULL, 0, &m, e);
+        if (rc == ERR_OK)
+            rc = method_create(&mi, ops, &hv, &m, 1, e);
+    }
+    r->trainable = param_store_trainable(&m.ps, PGROUP_COUNT);
+    mem_acct_reset_peaks(&acct);
+    if (rc == ERR_OK)
+        rc = time_steps(&m, bb, o, BM_FULL, &r->step, e); /* BM_FULL: a training step as attached */
+    memcpy(r->peak, acct.peak, sizeof r->peak);
+    if (rc == ERR_OK)
+        rc = time_infer(&m, bb, o, &r->infer, e);
+    r->infer_merged = (double)NAN;
+    if (rc == ERR_OK && name && mi.ops->merge && method_merge(&mi, &m, e) == ERR_OK)
+        rc = time_infer(&m, bb, o, &r->infer_merged, e);
+    method_destroy(&mi);
+    model_destroy(&m);
+    return rc;
+}
+
+int bench_methods(const struct bench_opts *o, const char *const *names, int n, FILE *out,
+                  struct err *e)
+{
+    if (o->threads > 0)
+        omp_set_num_threads(o->threads);
+    struct bench_batch bb;
+    if (make_batch(&bb, o)) {
+        free_batch(&bb);
+        return ERR_SET(e, ERR_NOMEM, "out of memory for the benchmark batch");
+    }
+    const char *list[64];
+    int nl = 0;
+    for (int i = 0; i < n && nl < 64; i++) {
+        if (strcmp(names[i], "all") == 0)
+            for (int k = 0; k < registry_count() && nl < 64; k++)
+                list[nl++] = registry_at(k)->name;
+        else
+            list[nl++] = names[i];
+    }
+    struct mrow base;
+    int rc = bench_one_method(o, &bb, NULL, &base, e);
+    if (rc == ERR_OK) {
+        fprintf(out, "# methods at their defaults, L=%d D=%d H=%d F=%d V=%d, batch %dx%d, "
+                     "threads %d; times are medians of %d steps\n",
+                o->L, o->D, o->H, o->F, o->V, o->B, o->T, omp_get_max_threads(), o->repeats);
+        fprintf(out, "# bare frozen backbone: train step %.1f ms, inference %.1f ms\n",
+                base.step * 1e3, base.infer * 1e3);
+        fprintf(out, "%-12s %10s %9s %9s %10s %10s %9s %9s %9s %9s\n", "method", "trainable",
+                "step/bare", "inf/bare", "merged/bare", "grads_MB", "optim_MB", "activ_MB",
+                "train_MB", "frozen_MB");
+    }
+    for (int i = 0; rc == ERR_OK && i < nl; i++) {
+        struct mrow r;
+        if ((rc = bench_one_method(o, &bb, list[i], &r, e)) != ERR_OK)
+            break;
+        fprintf(out, "%-12s %10zu %9.3f %9.3f %10.3f %10.1f %9.1f %9.1f %9.1f %9.1f\n", list[i],
+                r.trainable, r.step / base.step, r.infer / base.infer,
+                r.infer_merged / base.infer, (double)r.peak[MEM_GRADS] / 1048576.0,
+                (double)r.peak[MEM_OPTIM] / 1048576.0,
+                (double)r.peak[MEM_ACTIVATIONS] / 1048576.0,
+                (double)r.peak[MEM_TRAINABLE] / 1048576.0, (double)r.peak[MEM_FROZEN] / 1048576.0);
+        fflush(out);
+    }
+    free_batch(&bb);
     return rc;
 }

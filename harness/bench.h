@@ -31,4 +31,12 @@ double bench_calibrate_gemm(int N, int D, int F, int repeats);
  * (the message is printed to stderr by the caller). */
 int bench_run(const struct bench_opts *o, FILE *out, struct err *e);
 
+/* Per-method table at the size of o: train-step time relative to the frozen bare
+ * backbone (head only), inference time unmerged and merged (where the method
+ * merges) relative to the bare backbone's inference, and memory by accountant
+ * category.  names[0..n) are method names at their default settings; "all"
+ * means every registered method. */
+int bench_methods(const struct bench_opts *o, const char *const *names, int n, FILE *out,
+                  struct err *e);
+
 #endif

@@ -67,11 +67,14 @@ static int cmd_bench(int argc, char **argv, FILE *out, FILE *errf)
     struct bench_opts o;
     bench_opts_default(&o);
     const char *sizes[2] = {"tiny", "small"};
-    int nsizes = 2;
+    int nsizes = 2, nmeth = 0;
+    const char *meth[64];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         bool ok = true;
-        if (strcmp(a, "--size") == 0 && v)
+        if (strcmp(a, "--method") == 0 && v && nmeth < 64)
+            meth[nmeth++] = v, i++;
+        else if (strcmp(a, "--size") == 0 && v)
             ok = bench_size(&o, v, errf), sizes[0] = v, nsizes = 1, i++;
         else if (strcmp(a, "--threads") == 0)
             ok = parse_int(a, v, 1, 256, &o.threads, errf), i++;
@@ -85,11 +88,23 @@ static int cmd_bench(int argc, char **argv, FILE *out, FILE *errf)
             ok = parse_int(a, v, 0, 256, &o.warmup, errf), i++;
         else {
             fprintf(errf, "peftbench bench: unknown option '%s' (try: --size tiny|small|base, "
-                          "--threads N, --batch B, --seq T, --repeats R, --warmup W)\n", a);
+                          "--threads N, --batch B, --seq T, --repeats R, --warmup W, "
+                          "--method NAME|all)\n", a);
             return 2;
         }
         if (!ok)
             return 2;
+    }
+    if (nmeth > 0) { /* the per-method table, at --size (default small) */
+        if (!bench_size(&o, nsizes == 1 ? sizes[0] : "small", errf))
+            return 2;
+        struct err e;
+        err_clear(&e);
+        if (bench_methods(&o, meth, nmeth, out, &e)) {
+            fprintf(errf, "peftbench bench: %s\n", e.msg);
+            return 1;
+        }
+        return 0;
     }
     for (int s = 0; s < nsizes; s++) {
         if (!bench_size(&o, sizes[s], errf))
