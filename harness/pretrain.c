@@ -645,8 +645,11 @@ static int corpus_load(const struct pretrain_cfg *c, struct lines *l, struct err
             free(l->v[i]);
         l->n = (size_t)c->max_lines;
     }
-    if (l->n == 0)
-        return ERR_SET(e, ERR_CONFIG, "the %s corpus has no lines", c->source);
+    if (l->n == 0) {
+        lines_free(l);
+        return ERR_SET(e, ERR_CONFIG, "the %s corpus has no lines%s%s", c->source,
+                       c->path[0] ? ": " : "", c->path_resolved);
+    }
     return 0;
 }
 

@@ -671,6 +671,27 @@ START_TEST(interrupted_build_leaves_nothing)
 }
 END_TEST
 
+START_TEST(corpus_file_errors_name_the_line)
+{
+    const char *cp = write_file("micro.yaml", micro_yaml(5));
+    struct pretrain_cfg c;
+    struct err e;
+    ck_assert_int_eq(pretrain_cfg_load(&c, cp, &e), 0);
+    struct pretrain_opts o = {NULL, false, NULL};
+    struct pretrain_stats st;
+    ck_assert_int_eq(pretrain_build(&c, tpath("m"), &o, &st, &e), ERR_IO);
+    ck_assert_msg(strstr(e.msg, "corpus.txt"), "%s", e.msg);
+    write_file("corpus.txt", "\n \t\n");
+    ck_assert_int_eq(pretrain_build(&c, tpath("m"), &o, &st, &e), ERR_CONFIG);
+    ck_assert_msg(strstr(e.msg, "has no lines") && strstr(e.msg, "corpus.txt"), "%s", e.msg);
+    write_file("corpus.txt", "good\nbad \xC3\x28 byte\n");
+    ck_assert_int_eq(pretrain_build(&c, tpath("m"), &o, &st, &e), ERR_FORMAT);
+    ck_assert_msg(strstr(e.msg, "corpus.txt:2: invalid UTF-8 at byte offset 4"), "%s", e.msg);
+    ck_assert(!exists(tpath("m")));
+    pretrain_cfg_free(&c);
+}
+END_TEST
+
 /* ---- builtin:NAME ------------------------------------------------------------------------- */
 
 static char *read_stream(FILE *f)
@@ -844,6 +865,7 @@ Suite *pretrain_suite(void)
     tcase_set_timeout(t, 300);
     tcase_add_test(t, micro_pretraining_lowers_mlm_loss);
     tcase_add_test(t, interrupted_build_leaves_nothing);
+    tcase_add_test(t, corpus_file_errors_name_the_line);
     tcase_add_test(t, builtin_resolution_and_cache_key);
     suite_add_tcase(s, t);
     TCase *c = tcase_create("errors");
