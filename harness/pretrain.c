@@ -1574,11 +1574,14 @@ int pretrain_builtin(const char *name, char *dir, size_t n, FILE *out, struct er
     int rc = pretrain_ensure(cfg, dir, &o, &built, e);
     signals_restore(&ss);
     if (rc && pt_stop) {
-        /* Ctrl-C during the build: nothing was written; end the way the signal would
-         * have ended the command (exit status 128 + signal) after saying so. */
+        /* Ctrl-C during the build: nothing was written.  End the way the signal would
+         * have ended the command (status 128 + signal), after saying so. */
+        int sig = (int)pt_stop;
         if (out)
-            fprintf(out, "\npeftbench: %s\n", e->msg);
-        raise((int)pt_stop);
+            fprintf(out, "peftbench: %s\n", e->msg);
+        fflush(NULL);
+        signal(sig, SIG_DFL);
+        raise(sig);
     }
     return rc;
 }
