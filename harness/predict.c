@@ -18,13 +18,14 @@ struct popts {
     const char *model, *adapter, *task, *split, *input, *out, *data_dir;
     int max_seq_len, batch;
     long seed, max_examples;
-    bool merged;
+    bool merged, strict;
 };
 
 static const char usage[] =
     "usage: peftbench predict MODEL_DIR --adapter DIR (--task NAME [--split dev|test|train] | "
     "--input FILE) --out FILE [--merged] [--data-dir D] [--max-seq-len N] [--batch-size B]\n"
-    "                         [--seed S --max-examples N]   (the trial's seed and max_dev)\n";
+    "                         [--seed S --max-examples N]   (the trial's seed and max_dev)\n"
+    "                         [--strict]   (NaN/Inf in the loaded weights is an error)\n";
 
 static int parse(struct popts *o, int argc, char **argv, FILE *errf)
 {
@@ -46,6 +47,8 @@ static int parse(struct popts *o, int argc, char **argv, FILE *errf)
             i++;
         } else if (strcmp(a, "--merged") == 0) {
             o->merged = true;
+        } else if (strcmp(a, "--strict") == 0) {
+            o->strict = true;
         } else if ((strcmp(a, "--seed") == 0 || strcmp(a, "--max-examples") == 0) && v) {
             char *end;
             long x = strtol(v, &end, 10);
@@ -228,7 +231,17 @@ static int adapter_labels(const char *dir, int *C, struct err *e)
     return ERR_OK;
 }
 
-static int predict(const struct popts *o, FILE *out, struct err *e)
+/* NaN/Inf in the loaded backbone or adapter: a warning, or with --strict an error. */
+static int check_weights(const struct popts *o, const struct model *m, FILE *errf, struct err *e)
+{
+    if (o->strict && model_check_finite(m, e))
+        return err_prefix(e, "--strict");
+    if (m->load_nonfinite)
+        fprintf(errf, "peftbench predict: warning: %s (--strict refuses it)\n", m->load_warning);
+    return ERR_OK;
+}
+
+static int predict(const struct popts *o, FILE *out, FILE *errf, struct err *e)
 {
     int C = 0, nm = 0, rc;
     struct mem_acct acct;
@@ -244,6 +257,8 @@ static int predict(const struct popts *o, FILE *out, struct err *e)
     if (adapter_labels(o->adapter, &C, e) || model_load_dir(&m, o->model, C, 1, &acct, e))
         return e->code;
     rc = persist_load(o->adapter, &m, mi, &nm, 1, e);
+    if (rc == ERR_OK)
+        rc = check_weights(o, &m, errf, e);
     for (int i = 0; rc == ERR_OK && o->merged && i < nm; i++)
         if (mi[i].ops->merge)
             rc = method_merge(&mi[i], &m, e);
@@ -283,7 +298,7 @@ int predict_main(int argc, char **argv, FILE *out, FILE *errf)
         return rc;
     struct err e;
     err_clear(&e);
-    if (predict(&o, out, &e)) {
+    if (predict(&o, out, errf, &e)) {
         fprintf(errf, "peftbench predict: %s\n", e.msg);
         return 1;
     }

@@ -1,8 +1,11 @@
 /*
  * predict: `peftbench predict MODEL_DIR --adapter DIR (--task NAME [--split dev] | --input FILE)
  *           --out FILE [--merged] [--data-dir D] [--max-seq-len N] [--batch-size B]
- *           [--seed S --max-examples N]`  (S, N: the trial's seed and max_dev, to score the
- *           same subsample the sweep did)
+ *           [--seed S --max-examples N] [--strict]`  (S, N: the trial's seed and max_dev, to
+ *           score the same subsample the sweep did)
+ *
+ * NaN/Inf values in the loaded backbone or adapter are a warning on stderr naming the
+ * file and tensor; with --strict they are an error (exit 1).
  *
  * Runs a saved backbone + adapter (methods/persist.h) on a task split or on a
  * TSV/JSONL file of texts and writes one line per example:

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -58,6 +59,16 @@ static void fsync_dir(const char *path)
     }
 }
 
+void results_fault_pause(void)
+{
+    const char *s = getenv("PEFTBENCH_FAULT_SLOW_WRITE_MS");
+    long ms = s ? strtol(s, NULL, 10) : 0;
+    if (ms > 0) {
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 int results_write_atomic(const char *path, const char *text, size_t len, struct err *e)
 {
     char tmp[4200];
@@ -84,7 +95,10 @@ int results_write_atomic(const char *path, const char *text, size_t len, struct 
         unlink(tmp);
         return ERR_SET(e, ERR_IO, "cannot write %s: %s", path, strerror(err));
     }
-    if (close(fd) != 0 || rename(tmp, path) != 0) {
+    int closed = close(fd);
+    if (closed == 0)
+        results_fault_pause();
+    if (closed != 0 || rename(tmp, path) != 0) {
         int err = errno;
         unlink(tmp);
         return ERR_SET(e, ERR_IO, "cannot write %s: %s", path, strerror(err));

@@ -20,6 +20,10 @@
 /* Write text to path atomically (path.tmp.<pid>, fsync, rename, fsync dir). */
 int results_write_atomic(const char *path, const char *text, size_t len, struct err *e);
 
+/* Testing aid: sleep PEFTBENCH_FAULT_SLOW_WRITE_MS milliseconds when that is set (a window
+ * for killing a writer mid-write; harness/run.c lists the testing aids). */
+void results_fault_pause(void);
+
 /* mkdir -p */
 int results_mkdirs(const char *path, struct err *e);
 

@@ -55,6 +55,8 @@ struct run_ctx {
     double trial_t0;
     const struct trial *cur;
     size_t cur_k;
+    bool warned_nonfinite; /* the checkpoint's NaN/Inf warning was printed */
+    bool fatal;            /* the last trial error stops the sweep (--strict) */
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -434,11 +436,35 @@ static void set_dropout(struct model *m, double p)
     m->enc.hidden_drop = m->enc.attn_drop = m->head_drop = (float)p;
 }
 
+/* Testing aids, read from the environment (tests/test_e2e.c uses them):
+ *  - PEFTBENCH_FAULT_NAN_STEP=k poisons training step k (the divergence path);
+ *  - PEFTBENCH_FAULT_SLOW_WRITE_MS=ms sleeps ms milliseconds between writing a temporary
+ *    file and renaming it into place (results_write_atomic), and between a trial's record
+ *    and the rebuild of results.csv (finish_trial): a window for SIGKILL during result
+ *    writing (results_fault_pause). */
 static long fault_nan_step(void)
 {
-    /* testing aid for the divergence path: PEFTBENCH_FAULT_NAN_STEP=k poisons step k */
     const char *s = getenv("PEFTBENCH_FAULT_NAN_STEP");
     return s ? strtol(s, NULL, 10) : 0;
+}
+
+/* NaN/Inf in the checkpoint: a warning printed once per run and kept in every record; with
+ * --strict an error that stops the sweep, recording nothing (the checkpoint is at fault,
+ * not the trial: once it is fixed, a rerun runs the trials). */
+static int check_weights(struct run_ctx *c, const struct model *m, struct err *e)
+{
+    if (m->load_nonfinite == 0)
+        return ERR_OK;
+    if (c->o->strict) {
+        c->fatal = true;
+        model_check_finite(m, e);
+        return err_prefix(e, "--strict");
+    }
+    if (!c->warned_nonfinite)
+        fprintf(c->errf, "%speftbench: warning: %s (the run goes on; --strict refuses it)\n",
+                c->tty ? "\n" : "", m->load_warning);
+    c->warned_nonfinite = true;
+    return ERR_OK;
 }
 
 static int create_methods(struct model *m, const struct trial *t, struct method_inst *mi,
@@ -483,6 +509,10 @@ static int run_trial(struct run_ctx *c, const struct trial *t, cJSON **rec, stru
     int nm = 0;
     if (model_load_dir(&m, c->model_dir, d->td.nlabels, t->seed, &acct, e))
         return e->code;
+    if (check_weights(c, &m, e)) {
+        model_destroy(&m);
+        return e->code;
+    }
     set_dropout(&m, t->train.dropout);
     int rc = create_methods(&m, t, mi, &nm, e);
     struct train_result tr = {0};
@@ -499,6 +529,8 @@ static int run_trial(struct run_ctx *c, const struct trial *t, cJSON **rec, stru
         *rec = base_record(c, t);
         add_results(*rec, &tr, &d->td, &k, &acct);
         add_num(*rec, "wall_seconds", timer_now() - c->trial_t0);
+        if (m.load_warning[0])
+            cJSON_AddStringToObject(*rec, "load_warning", m.load_warning);
     }
     train_result_free(&tr);
     for (int i = nm; i-- > 0;)
@@ -564,8 +596,10 @@ static int finish_trial(struct run_ctx *c, cJSON *rec, struct err *e)
 {
     int rc = results_write_trial(c->out_dir, rec, e);
     int rows = 0;
-    if (rc == ERR_OK && !c->o->no_csv)
+    if (rc == ERR_OK && !c->o->no_csv) {
+        results_fault_pause();
         rc = results_rebuild_csv(c->out_dir, &rows, e);
+    }
     return rc;
 }
 
@@ -604,8 +638,13 @@ static int run_selected(struct run_ctx *c, struct err *e)
         cJSON *rec = NULL;
         struct err te;
         err_clear(&te);
-        if (run_trial(c, t, &rec, &te))
+        if (run_trial(c, t, &rec, &te)) {
+            if (c->fatal) {
+                *e = te;
+                return e->code;
+            }
             rec = failed_record(c, t, te.msg);
+        }
         if (!rec) /* interrupted: nothing half-done is recorded */
             return ERR_OK;
         trial_line(c, t, rec);

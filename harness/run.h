@@ -27,6 +27,7 @@ struct run_opts {
     bool quiet;
     bool retry_failed;         /* rerun trials recorded as failed */
     bool allow_large;
+    bool strict;               /* NaN/Inf in the checkpoint stops the run (else: a warning) */
     const char *const *overrides;
     int noverrides;
 };

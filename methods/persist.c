@@ -147,7 +147,8 @@ static int load_tensors(const char *dir, struct model *m, struct err *e)
     struct st_file f;
     if (st_read(&f, path, NULL, NULL, e))
         return e->code;
-    int rc = ERR_OK;
+    bool *loaded = calloc(m->ps.n ? m->ps.n : 1, sizeof *loaded);
+    int rc = loaded ? ERR_OK : ERR_SET(e, ERR_NOMEM, "out of memory reading %s", path);
     for (size_t i = 0; i < f.n && rc == ERR_OK; i++) {
         const struct st_tensor *t = &f.tensors[i];
         struct param *p = param_find(&m->ps, t->name);
@@ -162,7 +163,12 @@ static int load_tensors(const char *dir, struct model *m, struct err *e)
                          path, t->name);
         else
             memcpy(p->data, t->data, p->numel * sizeof(float));
+        for (size_t k = 0; rc == ERR_OK && k < m->ps.n; k++)
+            loaded[k] = loaded[k] || m->ps.items[k] == p;
     }
+    if (rc == ERR_OK) /* NaN/Inf values: a warning on the model (model_check_finite refuses) */
+        model_note_nonfinite(m, path, loaded);
+    free(loaded);
     st_free(&f);
     return rc;
 }

@@ -24,7 +24,8 @@ int persist_save(const char *dir, const struct model *m, const struct method_ins
                  struct err *e);
 
 /* Recreate the saved methods on m (fresh, no methods attached) and load their
- * tensors; mi receives up to PERSIST_MAX_METHODS instances, *n their count. */
+ * tensors; mi receives up to PERSIST_MAX_METHODS instances, *n their count.
+ * Loaded tensors holding NaN/Inf are added to m->load_warning (model.h). */
 int persist_load(const char *dir, struct model *m, struct method_inst *mi, int *n,
                  uint64_t seed, struct err *e);
 

@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -347,6 +349,52 @@ static int check_missing(struct model *m, const bool *filled, const char *file, 
     return ERR_OK;
 }
 
+/* Append printf output to the NUL-terminated buf of capacity n; a cut text ends in "...". */
+static void append(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void append(char *buf, size_t n, const char *fmt, ...)
+{
+    size_t o = strlen(buf);
+    if (o + 1 >= n)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(buf + o, n - o, fmt, ap);
+    va_end(ap);
+    if (k >= 0 && (size_t)k >= n - o && n >= 4)
+        memcpy(buf + n - 4, "...", 4);
+}
+
+void model_note_nonfinite(struct model *m, const char *file, const bool *loaded)
+{
+    char *w = m->load_warning;
+    const size_t n = sizeof m->load_warning;
+    bool first_of_file = true;
+    for (size_t i = 0; i < m->ps.n; i++) {
+        const struct param *p = m->ps.items[i];
+        size_t at = 0, k = loaded[i] ? param_count_nonfinite(p, &at) : 0;
+        if (k == 0)
+            continue;
+        if (first_of_file)
+            append(w, n, "%s%s: ", w[0] ? "; " : "", file);
+        else
+            append(w, n, "; ");
+        first_of_file = false;
+        float v = p->data[at];
+        const char *kind = isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf");
+        append(w, n, "%s: %zu non-finite value%s (first at index %zu: %s)", p->name, k,
+               k == 1 ? "" : "s", at, kind);
+        m->load_nonfinite++;
+    }
+}
+
+int model_check_finite(const struct model *m, struct err *e)
+{
+    if (m->load_nonfinite == 0)
+        return ERR_OK;
+    return ERR_SET(e, ERR_NUMERIC, "non-finite weights in %zu tensor%s: %s", m->load_nonfinite,
+                   m->load_nonfinite == 1 ? "" : "s", m->load_warning);
+}
+
 static int path_join(char *out, size_t n, const char *dir, const char *file, struct err *e)
 {
     if ((size_t)snprintf(out, n, "%s/%s", dir, file) >= n)
@@ -379,6 +427,8 @@ int model_load_dir(struct model *m, const char *dir, int num_labels, uint64_t se
         rc = fill_from_file(m, &f, st_path, filled, e);
         if (rc == ERR_OK)
             rc = check_missing(m, filled, st_path, seed, e);
+        if (rc == ERR_OK)
+            model_note_nonfinite(m, st_path, filled);
         st_free(&f);
     }
     free(filled);

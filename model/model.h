@@ -43,6 +43,10 @@ struct model {
     float *act_drop;  /* (B, D) dropout(act) */
     float *logits;    /* (B, C) */
     char load_note[512]; /* what loading did beyond the obvious (new head, skipped tensors) */
+    /* NaN/Inf values in loaded tensors ("" = none), one entry per tensor, grouped by file:
+     * "FILE: NAME: K non-finite values (first at index I: nan); NAME2: ..." */
+    char load_warning[1024];
+    size_t load_nonfinite; /* how many loaded tensors hold a NaN/Inf value */
 };
 
 /* Build a model with zero weights (call model_init_weights or model_load_dir). */
@@ -58,9 +62,19 @@ void model_init_weights(struct model *m, uint64_t seed);
  * "bert."/"roberta." prefixes, legacy LayerNorm gamma/beta names, ignores MLM
  * heads (cls.*, lm_head.*) and position_ids buffers; a missing head is
  * initialised (seed) and noted in load_note; a missing or misshaped backbone
- * tensor is an error naming it. */
+ * tensor is an error naming it.  A loaded tensor holding NaN/Inf values is not
+ * an error: it is described in load_warning and counted in load_nonfinite
+ * (callers warn, or refuse with model_check_finite). */
 int model_load_dir(struct model *m, const char *dir, int num_labels, uint64_t seed,
                    struct mem_acct *acct, struct err *e);
+
+/* Scan the tensors just loaded from file (loaded[i] for m->ps.items[i]) for NaN/Inf
+ * values and append what is found to load_warning / load_nonfinite. */
+void model_note_nonfinite(struct model *m, const char *file, const bool *loaded);
+
+/* ERR_NUMERIC naming the file(s) and tensor(s) when loading found NaN/Inf values
+ * (the --strict policy); ERR_OK otherwise. */
+int model_check_finite(const struct model *m, struct err *e);
 
 /* Write dir/config.json and dir/model.safetensors (backbone, and the head when
  * with_head), and copy vocab_src to dir/vocab.txt when non-NULL.  Creates dir. */

@@ -195,6 +195,15 @@ bool param_store_grads_nonfinite(const struct param_store *s)
     return false;
 }
 
+size_t param_count_nonfinite(const struct param *p, size_t *first)
+{
+    size_t k = 0;
+    for (size_t j = 0; j < p->numel; j++)
+        if (!isfinite(p->data[j]) && k++ == 0 && first)
+            *first = j;
+    return k;
+}
+
 void adamw_default(struct adamw_cfg *c)
 {
     c->lr = 1e-3f;

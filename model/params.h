@@ -91,6 +91,8 @@ double param_store_grad_norm(const struct param_store *s);
 void param_store_scale_grads(struct param_store *s, float f);
 /* True if any gradient is NaN or Inf. */
 bool param_store_grads_nonfinite(const struct param_store *s);
+/* Number of NaN/Inf values in p->data; *first (may be NULL) gets the index of the first. */
+size_t param_count_nonfinite(const struct param *p, size_t *first);
 
 /* AdamW (Loshchilov & Hutter): decoupled weight decay, bias-corrected moments.
  * Updates trainable tensors only; frozen tensors are not touched. */

@@ -6,9 +6,11 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "loaders.h"
 #include "model/rng.h"
@@ -325,7 +327,14 @@ uint64_t wn_key(const struct wordnet *wn, size_t i)
     return WN_KEY(wn_file_pos[file_of_pos(wn->syn[i].pos)], wn->syn[i].offset);
 }
 
-static int read_all(const char *path, char **buf, size_t *len, struct err *e)
+static int too_large(const char *path, size_t limit, struct err *e)
+{
+    return ERR_SET(e, ERR_LIMIT,
+                   "%s: larger than %zu bytes (WN_MAX_FILE; not a WordNet data file?)", path,
+                   limit);
+}
+
+int wn_read_file(const char *path, size_t limit, char **buf, size_t *len, struct err *e)
 {
     *buf = NULL;
     *len = 0;
@@ -336,25 +345,26 @@ static int read_all(const char *path, char **buf, size_t *len, struct err *e)
                        "install the Debian package wordnet-base (apt-get install wordnet-base) "
                        "or set wordnet_dir",
                        path, strerror(errno));
+    struct stat st;
     int rc = ERR_OK;
-    size_t cap = 1 << 20;
-    char *b = malloc(cap + 1);
-    size_t n = 0;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && (uintmax_t)st.st_size > limit)
+        rc = too_large(path, limit, e); /* known without reading it */
+    /* The buffer never grows past limit + 1 bytes of data: reading limit + 1 tells a file of
+     * exactly limit bytes (accepted) from a longer one (refused), whatever the file is. */
+    size_t cap = limit < ((size_t)1 << 20) ? limit + 1 : (size_t)1 << 20, n = 0;
+    char *b = rc ? NULL : malloc(cap + 1);
     while (b) {
         n += fread(b + n, 1, cap - n, f);
         if (n < cap)
             break;
-        if (cap >= WN_MAX_FILE) {
-            rc = ERR_SET(e, ERR_LIMIT, "%s: larger than %zu bytes (not a WordNet data file?)", path,
-                         WN_MAX_FILE);
+        if (n > limit) {
+            rc = too_large(path, limit, e);
             break;
         }
-        cap *= 2;
+        cap = cap > limit / 2 ? limit + 1 : 2 * cap;
         char *nb = realloc(b, cap + 1);
-        if (!nb) {
+        if (!nb)
             free(b);
-            b = NULL;
-        }
         b = nb;
     }
     if (!rc && !b)
@@ -370,6 +380,11 @@ static int read_all(const char *path, char **buf, size_t *len, struct err *e)
     *buf = b;
     *len = n;
     return ERR_OK;
+}
+
+static int read_all(const char *path, char **buf, size_t *len, struct err *e)
+{
+    return wn_read_file(path, WN_MAX_FILE, buf, len, e);
 }
 
 static char *dup_span(const char *s, struct wn_span sp)

@@ -125,6 +125,11 @@ struct wordnet {
 int wn_load(struct wordnet *wn, const char *dir, struct err *e);
 void wn_free(struct wordnet *wn); /* NULL-safe */
 
+/* Read the whole file path into a malloc'ed, NUL-terminated *buf (*len bytes).  A file of
+ * exactly limit bytes is accepted, a longer one is ERR_LIMIT naming the file and the limit
+ * (wn_load passes WN_MAX_FILE; a parameter so that the boundary can be tested cheaply). */
+int wn_read_file(const char *path, size_t limit, char **buf, size_t *len, struct err *e);
+
 /* Index in wn->syn of the synset at offset in the data file of pos, or -1. */
 long wn_find(const struct wordnet *wn, char pos, uint32_t offset);
 

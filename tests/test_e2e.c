@@ -2,11 +2,12 @@
  * End-to-end tests of the peftbench binary (PEFTBENCH_BIN): a tiny model made
  * by the test (init-model with a word vocabulary of the synthetic task), a
  * 2-method x 2-value x 2-seed sweep on syn-sentiment, and the files it writes:
- * trial count, ids, CSV columns, trial JSON; rerun does nothing; SIGKILL and
- * resume give the same results as an uninterrupted run; shards partition the
- * trials; a forced NaN is recorded as diverged; read-only and full output
- * directories give a clear error and no truncated file; malformed sweep files
- * give one clear message and a non-zero exit.
+ * trial count, ids, CSV columns, trial JSON; rerun does nothing; 20 SIGKILLs at
+ * random points (mid-step and mid-write) with resumes give the same results as an
+ * uninterrupted run; shards partition the trials; a forced NaN is recorded as
+ * diverged; NaN/Inf in the checkpoint is a warning, or an error with --strict;
+ * read-only and full output directories give a clear error and no truncated file;
+ * malformed sweep files give one clear message and a non-zero exit.
  */
 #include <check.h>
 #include <cjson/cJSON.h>
@@ -22,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "model/model.h"
 #include "suites.h"
 #include "tasks/task.h"
 #include "tasks/tsv.h"
@@ -309,33 +311,235 @@ START_TEST(sweep_writes_rows_ids_columns_and_json)
 }
 END_TEST
 
-START_TEST(kill_and_resume_equals_uninterrupted)
+/* ---- crash safety: SIGKILL at random points, then resume -------------------------- */
+
+#define KILLS         20
+#define SLOW_WRITE_MS 100 /* PEFTBENCH_FAULT_SLOW_WRITE_MS of the write-window attempts */
+
+static double now_s(void)
 {
-    char path[512], ref[512];
-    snprintf(ref, sizeof ref, "%s/ref/results.csv", root);
-    run_ok("ref", "");
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double unit_rand(uint64_t *s) /* splitmix64 -> [0, 1) */
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return (double)((z ^ (z >> 31)) >> 11) * 0x1.0p-53;
+}
+
+/* `peftbench run SWEEP --out ROOT/out --quiet --resume` in the background (stderr appended
+ * to ROOT/out.log); slow_ms > 0 widens the write windows (PEFTBENCH_FAULT_SLOW_WRITE_MS). */
+static pid_t start_run(const char *out, int slow_ms)
+{
+    char sweep[512], dir[512], log[512], ms[16];
+    snprintf(sweep, sizeof sweep, "%s/sweep.yaml", root);
+    snprintf(dir, sizeof dir, "%s/%s", root, out);
+    snprintf(log, sizeof log, "%s/%s.log", root, out);
+    snprintf(ms, sizeof ms, "%d", slow_ms);
     pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
     if (pid == 0) {
-        char out[512], sweep[512];
-        snprintf(out, sizeof out, "%s/killed", root);
-        snprintf(sweep, sizeof sweep, "%s/sweep.yaml", root);
-        freopen("/dev/null", "w", stdout);
-        execl(bin, bin, "run", sweep, "--out", out, "--quiet", (char *)NULL);
+        if (slow_ms > 0)
+            setenv("PEFTBENCH_FAULT_SLOW_WRITE_MS", ms, 1);
+        else
+            unsetenv("PEFTBENCH_FAULT_SLOW_WRITE_MS");
+        if (!freopen("/dev/null", "w", stdout) || !freopen(log, "a", stderr))
+            _exit(126);
+        execl(bin, bin, "run", sweep, "--out", dir, "--quiet", "--resume", (char *)NULL);
         _exit(127);
     }
-    snprintf(path, sizeof path, "%s/killed/trials", root);
-    for (int i = 0; i < 6000 && count_json(path) < 2; i++)
-        usleep(5000);
-    kill(pid, SIGKILL);
+    return pid;
+}
+
+/* Does dir hold a file NAME.tmp.<pid> (a temporary file of that writer)? */
+static bool has_tmp_of(const char *dir, pid_t pid)
+{
+    char suffix[32];
+    snprintf(suffix, sizeof suffix, ".tmp.%ld", (long)pid);
+    DIR *d = opendir(dir);
+    bool found = false;
+    for (struct dirent *de; d && !found && (de = readdir(d));) {
+        size_t l = strlen(de->d_name), k = strlen(suffix);
+        found = l > k && strcmp(de->d_name + l - k, suffix) == 0;
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
+/* Is writer pid between writing a result file of out (a trial record or results.csv) and
+ * renaming it into place? */
+static bool writing(const char *out, pid_t pid)
+{
+    char dir[600], csv[600];
+    snprintf(dir, sizeof dir, "%s/trials", out);
+    snprintf(csv, sizeof csv, "%s/results.csv.tmp.%ld", out, (long)pid);
+    return has_tmp_of(dir, pid) || access(csv, F_OK) == 0;
+}
+
+/* Wait until the child exits (true, *st set), or until deadline or, with out, until it starts
+ * writing a result file of out (false). */
+static bool wait_child(pid_t pid, int *st, double deadline, const char *out)
+{
+    while (waitpid(pid, st, WNOHANG) != pid) {
+        if (now_s() >= deadline || (out && writing(out, pid)))
+            return false;
+        usleep(1000);
+    }
+    return true;
+}
+
+/* A state a reader may see after any kill: whole records, and a CSV that parses (with rows
+ * only for records that exist: it may lag one trial behind them). */
+static void assert_consistent(const char *out)
+{
+    char trials[512], csv[512];
+    snprintf(trials, sizeof trials, "%s/%s/trials", root, out);
+    snprintf(csv, sizeof csv, "%s/%s/results.csv", root, out);
+    all_records_whole(trials);
+    if (access(csv, F_OK) == 0) {
+        struct table t;
+        read_csv(&t, csv); /* asserts every row has the header's field count */
+        ck_assert_int_le(t.nrows, count_json(trials));
+        free_table(&t);
+    }
+}
+
+/* What may be left in trials/ by killed writers: records, and NAME.json.tmp.<pid> files that
+ * no reader takes for a record (their names do not end in .json). */
+static void assert_no_mistakable_tmp(const char *out)
+{
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/%s/trials", root, out);
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    for (struct dirent *de; (de = readdir(d));) {
+        const char *n = de->d_name, *t = strstr(n, ".json.tmp.");
+        if (n[0] == '.')
+            continue;
+        bool record =
+            strlen(n) == 21 && strspn(n, "0123456789abcdef") == 16 && strcmp(n + 16, ".json") == 0;
+        bool tmp = t && t[10] && strspn(t + 10, "0123456789") == strlen(t + 10);
+        ck_assert_msg(record || tmp, "unexpected file trials/%s", n);
+    }
+    closedir(d);
+    snprintf(dir, sizeof dir, "%s/%s", root, out);
+    d = opendir(dir);
+    for (struct dirent *de; (de = readdir(d));) {
+        size_t l = strlen(de->d_name);
+        if (l >= 4 && strcmp(de->d_name + l - 4, ".csv") == 0)
+            ck_assert_msg(strcmp(de->d_name, "results.csv") == 0 ||
+                              strcmp(de->d_name, "summary.csv") == 0,
+                          "unexpected CSV %s", de->d_name);
+    }
+    closedir(d);
+}
+
+/* The uninterrupted reference run (it must succeed), and when its first and last trial
+ * records appeared (seconds after its start). */
+static void reference_run(double *t_first, double *t_last)
+{
+    char trials[512];
+    snprintf(trials, sizeof trials, "%s/ref/trials", root);
+    double t0 = now_s();
+    *t_first = *t_last = -1;
+    pid_t pid = start_run("ref", 0);
     int st;
-    waitpid(pid, &st, 0);
-    ck_assert(WIFSIGNALED(st));
-    int done = count_json(path);
-    ck_assert_int_lt(done, 8); /* it really was killed mid-sweep */
-    all_records_whole(path);
-    run_ok("killed", "");
-    snprintf(path, sizeof path, "%s/killed/results.csv", root);
-    same_results(ref, path);
+    while (!wait_child(pid, &st, now_s() + 0.002, NULL)) {
+        int n = count_json(trials);
+        if (n >= 1 && *t_first < 0)
+            *t_first = now_s() - t0;
+        if (n >= 8 && *t_last < 0)
+            *t_last = now_s() - t0;
+    }
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    ck_assert_int_eq(count_json(trials), 8);
+    if (*t_last < 0)
+        *t_last = now_s() - t0;
+    if (*t_first < 0)
+        *t_first = *t_last;
+}
+
+/* 20 SIGKILLs of `peftbench run`, each attempt resuming the last.  Two thirds at a random
+ * point of the training: kill k aims at trial k * 8 / 20 (so the kills move through the whole
+ * sweep, about two per trial) at a uniformly random fraction of it, the delay computed from
+ * the reference run's start-up and per-trial times.  One third in the result-writing windows:
+ * once the temporary file of a record (or of results.csv, when every trial is done) appears,
+ * in turn before its rename, between the record and the CSV rebuild, and before the CSV's
+ * rename.  Seeded, so the schedule is the same on every run.  An attempt that finishes before
+ * its kill is fine (and checked); the attempts go on until 20 kills. */
+START_TEST(kill_20_times_and_resume_equals_uninterrupted)
+{
+    double t_first, t_last;
+    reference_run(&t_first, &t_last);
+    double per_trial = (t_last - t_first) / 7.0;
+    double startup = t_first - per_trial > 0.01 ? t_first - per_trial : 0.01;
+    uint64_t rs = 20240610;
+    char trials[512], out[512];
+    snprintf(trials, sizeof trials, "%s/crash/trials", root);
+    snprintf(out, sizeof out, "%s/crash", root);
+    int kills = 0, finished = 0, write_kills = 0, before_rename = 0, before_csv_rename = 0;
+    for (int attempt = 0; kills < KILLS && attempt < 3 * KILLS; attempt++) {
+        bool write = kills % 3 == 2;
+        int done = count_json(trials), st;
+        double t0 = now_s(), u = unit_rand(&rs);
+        pid_t pid = start_run("crash", write ? SLOW_WRITE_MS : 0);
+        bool exited;
+        if (write) { /* wait for a temporary result file, then into phase 0, 1 or 2 */
+            exited = wait_child(pid, &st, t0 + 60.0, out);
+            double phase = (double)(write_kills % 3) + 0.2 + 0.6 * u;
+            if (!exited)
+                exited = wait_child(pid, &st, now_s() + phase * SLOW_WRITE_MS * 1e-3, NULL);
+        } else {
+            int target = kills * 8 / KILLS < done ? done : kills * 8 / KILLS;
+            double at = done < 8 ? startup + (target - done + u) * per_trial
+                                 : u * (startup + per_trial); /* a run with nothing to train */
+            exited = wait_child(pid, &st, t0 + at, NULL);
+        }
+        if (exited) { /* it got to the end first: a complete, successful run */
+            ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "attempt %d: status %d", attempt,
+                          st);
+            ck_assert_int_eq(count_json(trials), 8);
+            finished++;
+            continue;
+        }
+        kill(pid, SIGKILL);
+        ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+        ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+        kills++;
+        write_kills += write;
+        char csv_tmp[600];
+        snprintf(csv_tmp, sizeof csv_tmp, "%s/results.csv.tmp.%ld", out, (long)pid);
+        before_rename += has_tmp_of(trials, pid);
+        before_csv_rename += access(csv_tmp, F_OK) == 0;
+        assert_consistent("crash");
+    }
+    fprintf(stderr,
+            "e2e: %d kills (%d in write windows: %d before a record's rename, %d before "
+            "the CSV's rename), %d runs finished first, %d trials recorded before the "
+            "last resume\n",
+            kills, write_kills, before_rename, before_csv_rename, finished, count_json(trials));
+    ck_assert_int_eq(kills, KILLS);
+    /* kills really hit result writing */
+    ck_assert_int_ge(before_rename + before_csv_rename, 1);
+    run_ok("crash", "--resume"); /* whatever is left, uninterrupted */
+    char ref[512], fin[512];
+    snprintf(ref, sizeof ref, "%s/ref/results.csv", root);
+    snprintf(fin, sizeof fin, "%s/crash/results.csv", root);
+    same_results(ref, fin);
+    ck_assert_int_eq(count_json(trials), 8);
+    all_records_whole(trials);
+    assert_no_mistakable_tmp("crash");
+    /* collect reads the same records (no temporary file taken for one): the same CSV */
+    char *a = slurp(fin);
+    ck_assert_int_eq(sh("%s collect %s >/dev/null 2>&1", bin, out), 0);
+    char *b = slurp(fin);
+    ck_assert_str_eq(a, b);
+    free(a), free(b);
 }
 END_TEST
 
@@ -395,6 +599,116 @@ START_TEST(forced_nan_is_recorded_as_diverged)
         ck_assert_str_eq(cell(&t, r, "diverged_step"), "2");
     }
     free_table(&t);
+}
+END_TEST
+
+/* ---- NaN/Inf in the checkpoint ------------------------------------------------------------ */
+
+#define BAD_TENSOR "encoder.layer.0.attention.self.query.weight"
+
+/* ROOT/nanmodel: the test model with a NaN (index 17) and an Inf (index 18) in BAD_TENSOR. */
+static void make_nan_model(char *dir, size_t n)
+{
+    char src[512], vocab[600];
+    snprintf(src, sizeof src, "%s/model", root);
+    snprintf(vocab, sizeof vocab, "%s/vocab.txt", src);
+    snprintf(dir, n, "%s/nanmodel", root);
+    struct mem_acct acct;
+    mem_acct_init(&acct);
+    struct model m;
+    struct err e;
+    ck_assert_msg(model_load_dir(&m, src, 2, 1, &acct, &e) == 0, "%s", e.msg);
+    struct param *p = param_find(&m.ps, BAD_TENSOR);
+    ck_assert_ptr_nonnull(p);
+    p->data[17] = NAN;
+    p->data[18] = INFINITY;
+    ck_assert_msg(model_save_dir(&m, dir, false, vocab, &e) == 0, "%s", e.msg);
+    model_destroy(&m);
+}
+
+static int occurrences(const char *text, const char *needle)
+{
+    int k = 0;
+    for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle))
+        k++;
+    return k;
+}
+
+/* Exit status of `peftbench ARGS >/dev/null 2>ROOT/LOG`; *err gets the log (free it). */
+static int cli(char **err, const char *log, const char *args)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", root, log);
+    int rc = sh("%s %s >/dev/null 2>%s", bin, args, path);
+    *err = slurp(path);
+    ck_assert_ptr_nonnull(*err);
+    return rc;
+}
+
+START_TEST(nonfinite_checkpoint_warns_or_strict_fails)
+{
+    char model[512], args[2048], path[600], *err;
+    make_nan_model(model, sizeof model);
+    const char *want = BAD_TENSOR ": 2 non-finite values (first at index 17: nan)";
+
+    /* default: the run goes on (each trial diverges), one warning naming file and tensor,
+     * and every record keeps it */
+    snprintf(args, sizeof args, "run %s/sweep.yaml --out %s/nanw --quiet seeds=1 model=%s", root,
+             root, model);
+    ck_assert_int_eq(cli(&err, "nanw.log", args), 0);
+    ck_assert_msg(occurrences(err, want) == 1, "%s", err);
+    ck_assert_msg(strstr(err, "nanmodel/model.safetensors: " BAD_TENSOR), "%s", err);
+    free(err);
+    snprintf(path, sizeof path, "%s/nanw/trials", root);
+    ck_assert_int_eq(count_json(path), 4);
+    snprintf(path, sizeof path, "%s/nanw/results.csv", root);
+    struct table t;
+    read_csv(&t, path);
+    for (int r = 0; r < t.nrows; r++) {
+        char rec[700];
+        snprintf(rec, sizeof rec, "%s/nanw/trials/%s.json", root, cell(&t, r, "trial_id"));
+        char *text = slurp(rec);
+        cJSON *j = cJSON_Parse(text);
+        const cJSON *w = cJSON_GetObjectItem(j, "load_warning");
+        ck_assert_msg(cJSON_IsString(w) && strstr(w->valuestring, want), "%s", text);
+        cJSON_Delete(j);
+        free(text);
+    }
+    free_table(&t);
+
+    /* --strict: exit 1 naming file and tensor, nothing recorded */
+    snprintf(args, sizeof args, "run %s/sweep.yaml --out %s/nans --quiet --strict seeds=1 model=%s",
+             root, root, model);
+    ck_assert_int_eq(cli(&err, "nans.log", args), 1);
+    ck_assert_msg(strstr(err, "--strict") && strstr(err, "nanmodel/model.safetensors: " BAD_TENSOR),
+                  "%s", err);
+    free(err);
+    snprintf(path, sizeof path, "%s/nans/trials", root);
+    ck_assert_int_eq(count_json(path), 0);
+
+    /* a clean model: no warning (and an adapter to try predict with) */
+    snprintf(args, sizeof args,
+             "run %s/sweep.yaml --out %s/nanc --quiet --strict --trial 0 "
+             "train.save_adapters=true",
+             root, root);
+    ck_assert_int_eq(cli(&err, "nanc.log", args), 0);
+    ck_assert_msg(!strstr(err, "non-finite"), "%s", err);
+    free(err);
+    snprintf(path, sizeof path, "%s/nanc/results.csv", root);
+    read_csv(&t, path);
+    snprintf(args, sizeof args,
+             "predict %s --adapter %s/nanc/adapters/%s --task syn-sentiment --max-seq-len 24 "
+             "--seed 1 --max-examples 8 --out %s/nanpred.tsv",
+             model, root, cell(&t, 0, "trial_id"), root);
+    free_table(&t);
+    ck_assert_int_eq(cli(&err, "nanp.log", args), 0);
+    ck_assert_msg(occurrences(err, want) == 1, "%s", err);
+    free(err);
+    strcat(args, " --strict");
+    ck_assert_int_eq(cli(&err, "nanp.log", args), 1);
+    ck_assert_msg(strstr(err, "--strict") && strstr(err, "nanmodel/model.safetensors: " BAD_TENSOR),
+                  "%s", err);
+    free(err);
 }
 END_TEST
 
@@ -585,9 +899,10 @@ Suite *e2e_suite(void)
     tcase_add_unchecked_fixture(tc, suite_setup, suite_teardown);
     tcase_set_timeout(tc, 900);
     tcase_add_test(tc, sweep_writes_rows_ids_columns_and_json);
-    tcase_add_test(tc, kill_and_resume_equals_uninterrupted);
+    tcase_add_test(tc, kill_20_times_and_resume_equals_uninterrupted);
     tcase_add_test(tc, shards_partition_the_trials);
     tcase_add_test(tc, forced_nan_is_recorded_as_diverged);
+    tcase_add_test(tc, nonfinite_checkpoint_warns_or_strict_fails);
     tcase_add_test(tc, read_only_output_fails_before_training);
     tcase_add_test(tc, full_disk_gives_clear_error_and_no_truncated_file);
     tcase_add_test(tc, malformed_sweeps_one_clear_message);

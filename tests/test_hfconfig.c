@@ -1,12 +1,15 @@
-/* Tests for model/hfconfig: real configs, defaults, type and range errors, write/read. */
+/* Tests for model/hfconfig: real configs, defaults, type and range errors, write/read; and
+ * the NaN/Inf report of a loaded checkpoint (model_load_dir, model.h load_warning). */
 #include <check.h>
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "model/hfconfig.h"
+#include "model/model.h"
 #include "suites.h"
 
 /* A directory under /tmp per TCase (unchecked fixture: removed even when a forked test fails). */
@@ -472,6 +475,111 @@ START_TEST(write_read_round_trip)
 }
 END_TEST
 
+/* ---- non-finite weights in a checkpoint ------------------------------------------------ */
+
+#define QW "encoder.layer.0.attention.self.query.weight"
+#define OB "encoder.layer.1.output.dense.bias"
+
+struct poke {
+    const char *tensor; /* NULL: every backbone tensor */
+    size_t index;
+    float value;
+};
+
+/* A tiny BERT (backbone only) saved to hf_dir, with the values of pk[0..n) poked in. */
+static void save_tiny(const struct poke *pk, int n)
+{
+    struct bert_config c;
+    hfconfig_default(&c);
+    c.vocab_size = 20;
+    c.hidden_size = 8;
+    c.num_attention_heads = 2;
+    c.intermediate_size = 16;
+    c.num_hidden_layers = 2;
+    c.max_position_embeddings = 16;
+    struct mem_acct acct;
+    mem_acct_init(&acct);
+    struct model m;
+    struct err e = {0};
+    ck_assert_msg(model_create(&m, &c, 2, &acct, &e) == 0, "%s", e.msg);
+    model_init_weights(&m, 3);
+    for (int k = 0; k < n; k++)
+        for (size_t i = 0; i < m.ps.n; i++) {
+            struct param *p = m.ps.items[i];
+            if (pk[k].tensor ? strcmp(p->name, pk[k].tensor) == 0 : p->group == PGROUP_BACKBONE)
+                p->data[pk[k].index] = pk[k].value;
+        }
+    ck_assert_msg(model_save_dir(&m, hf_dir, false, NULL, &e) == 0, "%s", e.msg);
+    model_destroy(&m);
+}
+
+static void load_tiny(struct model *m, struct mem_acct *acct)
+{
+    struct err e = {0};
+    mem_acct_init(acct);
+    ck_assert_msg(model_load_dir(m, hf_dir, 2, 1, acct, &e) == 0, "%s", e.msg);
+}
+
+START_TEST(clean_checkpoint_no_warning)
+{
+    save_tiny(NULL, 0);
+    struct mem_acct acct;
+    struct model m;
+    load_tiny(&m, &acct);
+    ck_assert_str_eq(m.load_warning, "");
+    ck_assert_uint_eq(m.load_nonfinite, 0);
+    struct err e = {0};
+    ck_assert_int_eq(model_check_finite(&m, &e), ERR_OK);
+    model_destroy(&m);
+}
+END_TEST
+
+START_TEST(nonfinite_weights_are_named)
+{
+    const struct poke pk[] = {
+        {QW, 17, NAN}, {QW, 40, INFINITY}, {QW, 41, -INFINITY}, {OB, 5, -INFINITY}};
+    save_tiny(pk, 4);
+    struct mem_acct acct;
+    struct model m;
+    load_tiny(&m, &acct); /* a warning, not an error: the values are loaded as they are */
+    ck_assert(isnan(param_find(&m.ps, QW)->data[17]));
+    ck_assert_uint_eq(m.load_nonfinite, 2);
+    char want[512];
+    snprintf(want, sizeof want,
+             "%s/model.safetensors: " QW ": 3 non-finite values (first at index 17: nan); " OB
+             ": 1 non-finite value (first at index 5: -inf)",
+             hf_dir);
+    ck_assert_str_eq(m.load_warning, want);
+    struct err e = {0};
+    ck_assert_int_eq(model_check_finite(&m, &e), ERR_NUMERIC);
+    ck_assert_msg(strstr(e.msg, "non-finite weights in 2 tensors") && strstr(e.msg, QW) &&
+                      strstr(e.msg, "model.safetensors"),
+                  "%s", e.msg);
+    model_destroy(&m);
+}
+END_TEST
+
+/* Every backbone tensor poisoned: the warning is cut at its buffer with "...", the count whole. */
+START_TEST(nonfinite_everywhere_is_cut_not_overflowed)
+{
+    const struct poke pk[] = {{NULL, 0, NAN}};
+    save_tiny(pk, 1);
+    struct mem_acct acct;
+    struct model m;
+    load_tiny(&m, &acct);
+    size_t backbone = 0;
+    for (size_t i = 0; i < m.ps.n; i++)
+        backbone += m.ps.items[i]->group == PGROUP_BACKBONE;
+    ck_assert_uint_eq(m.load_nonfinite, backbone);
+    size_t len = strlen(m.load_warning);
+    ck_assert_uint_eq(len, sizeof m.load_warning - 1);
+    ck_assert_str_eq(m.load_warning + len - 3, "...");
+    ck_assert_ptr_nonnull(strstr(m.load_warning, "embeddings.word_embeddings.weight: 1 "
+                                                 "non-finite value (first at index 0: nan)"));
+    model_destroy(&m);
+}
+END_TEST
+
 Suite *hfconfig_suite(void)
 {
     Suite *s = suite_create("hfconfig");
@@ -496,6 +604,14 @@ Suite *hfconfig_suite(void)
     tcase_add_unchecked_fixture(tc, hf_setup, hf_teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, write_read_round_trip);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("nonfinite");
+    tcase_add_unchecked_fixture(tc, hf_setup, hf_teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, clean_checkpoint_no_warning);
+    tcase_add_test(tc, nonfinite_weights_are_named);
+    tcase_add_test(tc, nonfinite_everywhere_is_cut_not_overflowed);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -353,6 +353,7 @@ static void save_load_one(const struct method_ops *ops, const char *ex)
     ck_assert_msg(persist_load(dir, &g.m, g.mi, &g.n, 1, &e) == 0, "%s[%s]: %s", ops->name, ex,
                   e.msg);
     ck_assert_int_eq(g.n, 1);
+    ck_assert_str_eq(g.m.load_warning, ""); /* finite tensors: nothing to report */
     logits_of(&g, b);
     ck_assert_msg(memcmp(a, b, sizeof a) == 0, "%s[%s]: reloaded logits differ", ops->name, ex);
     char p[128];
@@ -368,6 +369,43 @@ static void save_load_one(const struct method_ops *ops, const char *ex)
 START_TEST(save_load_round_trip)
 {
     for_each_example(save_load_one);
+}
+END_TEST
+
+/* A NaN in a saved adapter tensor: persist_load loads it and names file and tensor in the
+ * model's load_warning (model_check_finite then refuses it, the --strict policy). */
+START_TEST(nonfinite_adapter_tensor_is_named)
+{
+    struct mfix f, g;
+    mfix_init(&f, 0);
+    attach(&f, method_find("lora"), "rank=2");
+    struct param *bad = NULL;
+    for (size_t i = 0; i < f.m.ps.n && !bad; i++)
+        if (f.m.ps.items[i]->group == PGROUP_METHOD)
+            bad = f.m.ps.items[i];
+    ck_assert_ptr_nonnull(bad);
+    bad->data[1] = NAN;
+    char dir[64], want[512], p[128];
+    snprintf(dir, sizeof dir, "/tmp/peftbench-persist-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    struct err e;
+    ck_assert_msg(persist_save(dir, &f.m, f.mi, f.n, &e) == 0, "%s", e.msg);
+    mfix_init(&g, 0);
+    ck_assert_msg(persist_load(dir, &g.m, g.mi, &g.n, 1, &e) == 0, "%s", e.msg);
+    ck_assert_uint_eq(g.m.load_nonfinite, 1);
+    snprintf(want, sizeof want,
+             "%s/adapter.safetensors: %s: 1 non-finite value (first at index 1: nan)", dir,
+             bad->name);
+    ck_assert_str_eq(g.m.load_warning, want);
+    ck_assert_int_eq(model_check_finite(&g.m, &e), ERR_NUMERIC);
+    ck_assert_ptr_nonnull(strstr(e.msg, bad->name));
+    snprintf(p, sizeof p, "%s/adapter.safetensors", dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/adapter_config.json", dir);
+    unlink(p);
+    rmdir(dir);
+    mfix_free(&g);
+    mfix_free(&f);
 }
 END_TEST
 
@@ -577,6 +615,7 @@ Suite *methods_suite(void)
     tcase_add_test(g, merged_equals_unmerged);
     tcase_add_test(g, step_changes_only_trainable);
     tcase_add_test(g, save_load_round_trip);
+    tcase_add_test(g, nonfinite_adapter_tensor_is_named);
     tcase_add_test(g, compositions_gradcheck_and_count);
     tcase_add_test(g, two_pfeiffer_forms_on_one_block_rejected);
     suite_add_tcase(s, g);

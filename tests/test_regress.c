@@ -8,13 +8,17 @@
  */
 #define _XOPEN_SOURCE 700
 #include <check.h>
+#include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "harness/results.h"
 #include "harness/sweep.h"
@@ -25,6 +29,7 @@
 #include "suites.h"
 #include "tasks/task.h"
 #include "tasks/tsv.h"
+#include "tasks/wordnet.h"
 
 /* ---- fixture: a fresh temporary directory per test -------------------------------------- */
 
@@ -631,6 +636,89 @@ START_TEST(limit_sweep_tasks_seeds)
 }
 END_TEST
 
+/* A sparse file of n bytes (zeros; no disk used). */
+static const char *put_sparse(const char *name, off_t n)
+{
+    const char *p = rpath(name);
+    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(ftruncate(fd, n), 0);
+    ck_assert_int_eq(close(fd), 0);
+    return p;
+}
+
+/* wn_read_file on a FIFO fed n bytes by a child: no size known in advance, so the
+ * limit is enforced by the read loop itself (a regular file is refused from fstat). */
+static int read_fifo(size_t n, size_t limit, size_t *len, struct err *e)
+{
+    const char *p = rpath("fifo");
+    unlink(p);
+    ck_assert_int_eq(mkfifo(p, 0600), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        signal(SIGPIPE, SIG_DFL);
+        int fd = open(p, O_WRONLY);
+        static char chunk[65536];
+        memset(chunk, 'x', sizeof chunk);
+        for (size_t off = 0; fd >= 0 && off < n;) {
+            size_t k = n - off < sizeof chunk ? n - off : sizeof chunk;
+            ssize_t w = write(fd, chunk, k);
+            if (w <= 0)
+                _exit(1);
+            off += (size_t)w;
+        }
+        _exit(0);
+    }
+    char *buf = NULL;
+    int rc = wn_read_file(p, limit, &buf, len, e);
+    free(buf);
+    int st;
+    waitpid(pid, &st, 0);
+    return rc;
+}
+
+/* WN_MAX_FILE: a data file of exactly the limit is read, one byte more is refused; the
+ * boundary is checked with small limits (at the 1 MiB first buffer, and past a doubling at a
+ * limit that is no power of two), for regular files and FIFOs; the real constant with a
+ * sparse file one byte over it, through wn_load. */
+START_TEST(limit_wordnet_file)
+{
+    const size_t limits[] = {0, 1, 4096, (size_t)1 << 20, ((size_t)3 << 20) + 5};
+    for (size_t i = 0; i < sizeof limits / sizeof *limits; i++) {
+        size_t lim = limits[i], len = 0;
+        char *buf = NULL;
+        struct err e = {0};
+        const char *p = put_sparse("data.file", (off_t)lim);
+        ck_assert_msg(wn_read_file(p, lim, &buf, &len, &e) == 0, "limit %zu: %s", lim, e.msg);
+        ck_assert_uint_eq(len, lim);
+        ck_assert_int_eq(buf[len], '\0');
+        free(buf);
+        buf = NULL;
+        p = put_sparse("data.file", (off_t)lim + 1);
+        ck_assert_int_eq(wn_read_file(p, lim, &buf, &len, &e), ERR_LIMIT);
+        ck_assert_ptr_null(buf);
+        assert_msg(&e, "data.file", "WN_MAX_FILE");
+        ck_assert_msg(wn_read_file(p, lim + 1, &buf, &len, &e) == 0, "%s", e.msg);
+        free(buf);
+
+        ck_assert_msg(read_fifo(lim, lim, &len, &e) == 0, "fifo, limit %zu: %s", lim, e.msg);
+        ck_assert_uint_eq(len, lim);
+        ck_assert_int_eq(read_fifo(lim + 1, lim, &len, &e), ERR_LIMIT);
+        char want[64];
+        snprintf(want, sizeof want, "larger than %zu bytes", lim);
+        assert_msg(&e, "fifo", want);
+    }
+    /* the real limit, through the loader: data.noun one byte over WN_MAX_FILE */
+    ck_assert_int_eq(mkdir(rpath("wn"), 0700), 0);
+    put_sparse("wn/data.noun", (off_t)WN_MAX_FILE + 1);
+    struct wordnet wn;
+    struct err e = {0};
+    ck_assert_int_eq(wn_load(&wn, rpath("wn"), &e), ERR_LIMIT);
+    assert_msg(&e, "wn/data.noun", "larger than 268435456 bytes (WN_MAX_FILE");
+}
+END_TEST
+
 Suite *regress_suite(void)
 {
     Suite *s = suite_create("regress");
@@ -658,6 +746,7 @@ Suite *regress_suite(void)
     tcase_add_test(tc, limit_vocab_size);
     tcase_add_test(tc, limit_grid_size);
     tcase_add_test(tc, limit_sweep_tasks_seeds);
+    tcase_add_test(tc, limit_wordnet_file);
     suite_add_tcase(s, tc);
     return s;
 }
