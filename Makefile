@@ -64,8 +64,13 @@ test-asan: check-deps
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  CK_DEFAULT_TIMEOUT=600 CK_TIMEOUT_MULTIPLIER=4 build-asan/run_tests
 
+# `make bench`: the benchmark table (README, "Engine benchmark"); `make bench-compare` adds the
+# PyTorch reference run in the same invocation (needs Debian's python3-torch).
 bench: check-deps $(BIN)
 	$(BIN) bench
+
+bench-compare: check-deps $(BIN)
+	$(BIN) bench --torch
 
 demo: check-deps $(BIN)
 	$(BIN) demo

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "methods/registry.h"
-#include "model/mem.h"
 #include "model/model.h"
 #include "model/rng.h"
 #include "timer.h"
@@ -15,15 +14,28 @@
 void bench_opts_default(struct bench_opts *o)
 {
     memset(o, 0, sizeof *o);
-    o->L = 4;
-    o->D = 512;
-    o->H = 8;
-    o->F = 2048;
-    o->V = 30522;
+    bench_opts_size(o, "small");
     o->B = 32;
     o->T = 128;
     o->warmup = 2;
     o->repeats = 5;
+}
+
+bool bench_opts_size(struct bench_opts *o, const char *size)
+{
+    static const struct {
+        const char *name;
+        int L, D, H, F, V;
+    } sizes[] = {{"tiny", 4, 256, 4, 1024, 8192},
+                 {"small", 4, 512, 8, 2048, 30522},
+                 {"base", 12, 768, 12, 3072, 30522}};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        if (strcmp(size, sizes[i].name) == 0) {
+            o->L = sizes[i].L, o->D = sizes[i].D, o->H = sizes[i].H;
+            o->F = sizes[i].F, o->V = sizes[i].V, o->size = sizes[i].name;
+            return true;
+        }
+    return false;
 }
 
 double bench_calibrate_gemm(int N, int D, int F, int repeats)
@@ -66,25 +78,34 @@ static void make_config(const struct bench_opts *o, struct bert_config *c)
     c->max_position_embeddings = o->T > 512 ? o->T : 512;
 }
 
-/* Random batch with every token real (throughput counts real tokens). */
+/* Random batch with every token real (throughput counts real tokens); the second half of each
+ * sequence is segment B, as in the PyTorch reference. */
 struct bench_batch {
     int *ids, *types, *mask, *labels;
     struct batch b;
 };
 
+static void free_batch(struct bench_batch *bb)
+{
+    free(bb->ids), free(bb->types), free(bb->mask), free(bb->labels);
+}
+
 static int make_batch(struct bench_batch *bb, const struct bench_opts *o)
 {
     size_t n = (size_t)o->B * o->T;
     bb->ids = malloc(n * sizeof(int));
-    bb->types = calloc(n, sizeof(int));
+    bb->types = malloc(n * sizeof(int));
     bb->mask = malloc(n * sizeof(int));
     bb->labels = malloc((size_t)o->B * sizeof(int));
-    if (!bb->ids || !bb->types || !bb->mask || !bb->labels)
+    if (!bb->ids || !bb->types || !bb->mask || !bb->labels) {
+        free_batch(bb);
         return -1;
+    }
     struct rng r;
     rng_seed(&r, 7);
     for (size_t i = 0; i < n; i++) {
         bb->ids[i] = (int)rng_below(&r, (uint64_t)o->V);
+        bb->types[i] = (int)(i % (size_t)o->T) >= o->T / 2;
         bb->mask[i] = 1;
     }
     for (int i = 0; i < o->B; i++)
@@ -93,33 +114,24 @@ static int make_batch(struct bench_batch *bb, const struct bench_opts *o)
     return 0;
 }
 
-static void free_batch(struct bench_batch *bb)
-{
-    free(bb->ids), free(bb->types), free(bb->mask), free(bb->labels);
-}
-
-enum bench_mode { BM_FORWARD, BM_FULL, BM_FROZEN };
-
-/* Median seconds of one step of the given mode. */
-static int time_steps(struct model *m, const struct bench_batch *bb, const struct bench_opts *o,
-                      enum bench_mode mode, double *sec, struct err *e)
+/* Median seconds of `reps` training steps (train) or inference forwards, after `warmup`. */
+static int time_steps(struct model *m, const struct bench_batch *bb, bool train, int warmup,
+                      int reps, double *sec, struct err *e)
 {
     double t[256];
-    int reps = o->repeats > 256 ? 256 : o->repeats;
+    reps = reps > 256 ? 256 : reps;
     struct adamw_cfg ac;
     adamw_default(&ac);
     ac.lr = 1e-5f;
-    for (int k = -o->warmup; k < reps; k++) {
-        double t0 = timer_now();
-        bool train = mode != BM_FORWARD;
-        double loss;
+    for (int k = -warmup; k < reps; k++) {
+        double t0 = timer_now(), loss;
         if (model_forward(m, &bb->b, train, 1, (uint64_t)(k + 100), NULL, e))
             return e->code;
         if (train) {
             param_store_zero_grads(&m->ps);
             if (model_loss_backward(m, &bb->b, true, &loss, e))
                 return e->code;
-            adamw_step(&m->ps, &ac, k + o->warmup + 1);
+            adamw_step(&m->ps, &ac, k + warmup + 1);
         }
         if (k >= 0)
             t[k] = timer_now() - t0;
@@ -128,79 +140,100 @@ static int time_steps(struct model *m, const struct bench_batch *bb, const struc
     return ERR_OK;
 }
 
-static double flops_per_token(const struct bench_opts *o, enum bench_mode mode)
+/*
+ * Matmul FLOPs per token (elementwise work ignored; the same convention as the PyTorch
+ * reference).  N = L*(4d^2 + 2*d*d_ff) weight-GEMM parameters; attention (QK^T, PV) costs
+ * 4*L*T*d forward.  A full step is forward + input gradients + weight gradients
+ * (6N + 12LTd); with a frozen backbone and trainable parts in every layer (every method at its
+ * defaults, and bare-bwd) there are no weight gradients (4N + 12LTd; the method's own small
+ * GEMMs are not counted); head only runs the encoder forward alone (2N + 4LTd).
+ */
+static void cell_flops(const struct bench_opts *o, const char *method, struct bench_cell *c)
 {
     double n = (double)o->L * (4.0 * o->D * o->D + 2.0 * o->D * o->F);
-    double attn = 4.0 * o->L * o->T * (double)o->D; /* QK^T and PV, forward */
-    return mode == BM_FULL ? 3.0 * (2.0 * n + attn) : 2.0 * n + attn;
+    double attn = 4.0 * o->L * o->T * (double)o->D;
+    c->flops_infer = 2.0 * n + attn;
+    if (strcmp(method, "full") == 0)
+        c->flops_train = 6.0 * n + 3.0 * attn;
+    else if (strcmp(method, "bare") == 0 || strcmp(method, "head") == 0)
+        c->flops_train = c->flops_infer;
+    else
+        c->flops_train = 4.0 * n + 3.0 * attn;
 }
 
-int bench_run(const struct bench_opts *o, FILE *out, struct err *e)
+/* Reset the kernel's peak-RSS mark (VmHWM) to the current RSS (Linux >= 4.0); best effort. */
+static void reset_peak_rss(void)
 {
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (f) {
+        fputs("5", f);
+        fclose(f);
+    }
+}
+
+/*
+ * Attach `name` at its default hyperparameters.  "bare" (or "head"): nothing, the frozen
+ * backbone with its head.  "bare-bwd": nothing either, but the embedding LayerNorm is made
+ * trainable so that the backward runs input gradients through every frozen layer: the cost
+ * floor of any method with parameters in the first layer, against which a method's own cost
+ * is measured.
+ */
+static int attach(struct model *m, struct method_inst *mi, const char *name, struct err *e)
+{
+    if (strcmp(name, "bare") == 0 || strcmp(name, "head") == 0)
+        return ERR_OK;
+    if (strcmp(name, "bare-bwd") == 0)
+        return param_set_trainable(&m->ps, m->enc.emb_g, true, e) ||
+                       param_set_trainable(&m->ps, m->enc.emb_b, true, e)
+                   ? e->code
+                   : ERR_OK;
+    const struct method_ops *ops = method_lookup(name, "--method", e);
+    struct hp_values hv;
+    if (!ops || method_parse(ops, &hv, NULL, 0, m, e))
+        return e->code;
+    return method_create(mi, ops, &hv, m, 1, e);
+}
+
+/* The measured phase: training steps with memory watched, then inference, then merged. */
+static int measure(const struct bench_opts *o, struct model *m, struct method_inst *mi,
+                   struct mem_acct *acct, const struct bench_batch *bb, struct bench_cell *c,
+                   struct err *e)
+{
+    c->rss_base = mem_cur_rss();
+    reset_peak_rss();
+    mem_acct_reset_peaks(acct);
+    c->acct_base = acct->cur_total;
+    if (time_steps(m, bb, true, o->warmup, o->repeats, &c->step, e))
+        return e->code;
+    c->rss_peak = mem_peak_rss();
+    c->acct_peak = acct->peak_total;
+    memcpy(c->peak, acct->peak, sizeof c->peak);
+    int inf_reps = o->repeats < 3 ? 3 : o->repeats;
+    if (time_steps(m, bb, false, 1, inf_reps, &c->infer, e))
+        return e->code;
+    c->merged = (double)NAN;
+    if (mi->ops && mi->ops->merge) {
+        if (method_merge(mi, m, e))
+            return e->code;
+        if (time_steps(m, bb, false, 1, inf_reps, &c->merged, e))
+            return e->code;
+    }
+    return ERR_OK;
+}
+
+int bench_cell_run(const struct bench_opts *o, const char *method, struct bench_cell *c,
+                   struct err *e)
+{
+    memset(c, 0, sizeof *c);
+    method = method ? method : "bare";
+    snprintf(c->method, sizeof c->method, "%s", method);
     if (o->threads > 0)
         omp_set_num_threads(o->threads);
-    double peak = bench_calibrate_gemm(o->B * o->T, o->D, o->F, 7);
-    struct bert_config cfg;
-    make_config(o, &cfg);
-    struct mem_acct acct;
-    mem_acct_init(&acct);
-    struct model m;
-    if (model_create(&m, &cfg, 2, &acct, e))
-        return e->code;
-    model_init_weights(&m, 1);
+    c->threads = omp_get_max_threads();
+    c->peak_gflops = bench_calibrate_gemm(o->B * o->T, o->D, o->F, 7);
     struct bench_batch bb;
-    if (make_batch(&bb, o)) {
-        model_destroy(&m);
-        free_batch(&bb);
+    if (make_batch(&bb, o))
         return ERR_SET(e, ERR_NOMEM, "out of memory for the benchmark batch");
-    }
-    const char *core = getenv("OPENBLAS_CORETYPE");
-    fprintf(out, "# size L=%d D=%d H=%d F=%d V=%d  batch %dx%d  threads %d  OPENBLAS_CORETYPE=%s\n",
-            o->L, o->D, o->H, o->F, o->V, o->B, o->T, omp_get_max_threads(), core ? core : "(unset)");
-    fprintf(out, "# sgemm calibration: %.1f GFLOP/s (median of 7)\n", peak);
-    fprintf(out, "%-10s %12s %12s %10s %10s %14s\n", "mode", "step_ms", "tokens/s", "GFLOP/s",
-            "of_peak", "activations_MB");
-    static const char *names[] = {"forward", "full", "frozen"};
-    double sec[3] = {0};
-    int rc = ERR_OK;
-    for (int mode = 0; mode < 3 && rc == ERR_OK; mode++) {
-        rc = model_set_backbone_trainable(&m, mode == BM_FULL, e);
-        mem_acct_reset_peaks(&acct);
-        if (rc == ERR_OK)
-            rc = time_steps(&m, &bb, o, (enum bench_mode)mode, &sec[mode], e);
-        if (rc)
-            break;
-        double tok = (double)o->B * o->T / sec[mode];
-        double gf = tok * flops_per_token(o, (enum bench_mode)mode) * 1e-9;
-        fprintf(out, "%-10s %12.1f %12.0f %10.1f %9.1f%% %14.1f\n", names[mode], sec[mode] * 1e3,
-                tok, gf, 100.0 * gf / peak, (double)acct.peak[MEM_ACTIVATIONS] / 1048576.0);
-    }
-    if (rc == ERR_OK)
-        fprintf(out, "# frozen/full step-time ratio: %.3f\n", sec[BM_FROZEN] / sec[BM_FULL]);
-    free_batch(&bb);
-    model_destroy(&m);
-    return rc;
-}
-
-/* ---- per-method table ------------------------------------------------------------ */
-
-struct mrow {
-    double step, infer, infer_merged; /* median seconds; infer_merged NaN when not mergeable */
-    size_t peak[MEM_NCAT];
-    size_t trainable;
-};
-
-static int time_infer(struct model *m, const struct bench_batch *bb, const struct bench_opts *o,
-                      double *sec, struct err *e)
-{
-    return time_steps(m, bb, o, BM_FORWARD, sec, e);
-}
-
-/* Build a fresh random model, attach method `name` at its defaults (NULL: none = head only),
- * and measure one row. */
-static int bench_one_method(const struct bench_opts *o, const struct bench_batch *bb,
-                            const char *name, struct mrow *r, struct err *e)
-{
     struct bert_config cfg;
     make_config(o, &cfg);
     struct mem_acct acct;
@@ -208,75 +241,93 @@ static int bench_one_method(const struct bench_opts *o, const struct bench_batch
     struct model m;
     struct method_inst mi;
     memset(&mi, 0, sizeof mi);
-    if (model_create(&m, &cfg, 2, &acct, e))
-        return e->code;
-    model_init_weights(&m, 1);
-    int rc = ERR_OK;
-    if (name) {
-        const struct method_ops *ops = method_lookup(name, "--method", e);
-        struct hp_values hv;
-        rc = !ops ? e->code : method_parse(ops, &hv, NULL, 0, &m, e);
-        if (rc == ERR_OK)
-            rc = method_create(&mi, ops, &hv, &m, 1, e);
+    int rc = model_create(&m, &cfg, 2, &acct, e);
+    if (rc) {
+        free_batch(&bb);
+        return rc;
     }
-    r->trainable = param_store_trainable(&m.ps, PGROUP_COUNT);
-    mem_acct_reset_peaks(&acct);
-    if (rc == ERR_OK)
-        rc = time_steps(&m, bb, o, BM_FULL, &r->step, e); /* BM_FULL: a training step as attached */
-    memcpy(r->peak, acct.peak, sizeof r->peak);
-    if (rc == ERR_OK)
-        rc = time_infer(&m, bb, o, &r->infer, e);
-    r->infer_merged = (double)NAN;
-    if (rc == ERR_OK && name && mi.ops->merge && method_merge(&mi, &m, e) == ERR_OK)
-        rc = time_infer(&m, bb, o, &r->infer_merged, e);
+    model_init_weights(&m, 1);
+    rc = attach(&m, &mi, method, e);
+    if (rc == ERR_OK) {
+        c->trainable = param_store_trainable(&m.ps, PGROUP_COUNT);
+        cell_flops(o, method, c);
+        rc = measure(o, &m, &mi, &acct, &bb, c, e);
+    }
     method_destroy(&mi);
     model_destroy(&m);
+    free_batch(&bb);
     return rc;
 }
 
-int bench_methods(const struct bench_opts *o, const char *const *names, int n, FILE *out,
-                  struct err *e)
+/* ---- the child-to-parent line ----------------------------------------------------------- */
+
+void bench_cell_print(const struct bench_cell *c, FILE *out)
 {
-    if (o->threads > 0)
-        omp_set_num_threads(o->threads);
-    struct bench_batch bb;
-    if (make_batch(&bb, o)) {
-        free_batch(&bb);
-        return ERR_SET(e, ERR_NOMEM, "out of memory for the benchmark batch");
+    fprintf(out, "cell method=%s threads=%d peak_gflops=%.6g step=%.9g infer=%.9g merged=%.9g "
+                 "flops_train=%.9g flops_infer=%.9g trainable=%zu acct_base=%zu acct_peak=%zu "
+                 "rss_base=%zu rss_peak=%zu",
+            c->method, c->threads, c->peak_gflops, c->step, c->infer, c->merged, c->flops_train,
+            c->flops_infer, c->trainable, c->acct_base, c->acct_peak, c->rss_base, c->rss_peak);
+    for (int k = 0; k < MEM_NCAT; k++)
+        fprintf(out, " peak_%s=%zu", mem_cat_name((enum mem_cat)k), c->peak[k]);
+    fputc('\n', out);
+}
+
+/* Value of key in a "k=v k=v" line, copied into buf; false when absent. */
+static bool field(const char *line, const char *key, char *buf, size_t n)
+{
+    size_t kl = strlen(key);
+    for (const char *p = line; (p = strstr(p, key)) != NULL; p += kl) {
+        if ((p != line && p[-1] != ' ') || p[kl] != '=')
+            continue;
+        size_t len = strcspn(p + kl + 1, " \n");
+        if (len + 1 > n)
+            return false;
+        memcpy(buf, p + kl + 1, len);
+        buf[len] = '\0';
+        return true;
     }
-    const char *list[64];
-    int nl = 0;
-    for (int i = 0; i < n && nl < 64; i++) {
-        if (strcmp(names[i], "all") == 0)
-            for (int k = 0; k < registry_count() && nl < 64; k++)
-                list[nl++] = registry_at(k)->name;
-        else
-            list[nl++] = names[i];
+    return false;
+}
+
+static bool field_d(const char *line, const char *key, double *v)
+{
+    char buf[64], *end;
+    if (!field(line, key, buf, sizeof buf))
+        return false;
+    *v = strtod(buf, &end);
+    return end != buf && *end == '\0';
+}
+
+static bool field_z(const char *line, const char *key, size_t *v)
+{
+    double d;
+    if (!field_d(line, key, &d) || !(d >= 0))
+        return false;
+    *v = (size_t)d;
+    return true;
+}
+
+bool bench_cell_parse(const char *line, struct bench_cell *c)
+{
+    memset(c, 0, sizeof *c);
+    double thr = 0;
+    bool ok = strncmp(line, "cell ", 5) == 0 &&
+              field(line, "method", c->method, sizeof c->method) &&
+              field_d(line, "threads", &thr) && field_d(line, "peak_gflops", &c->peak_gflops) &&
+              field_d(line, "step", &c->step) && field_d(line, "infer", &c->infer) &&
+              field_d(line, "merged", &c->merged) &&
+              field_d(line, "flops_train", &c->flops_train) &&
+              field_d(line, "flops_infer", &c->flops_infer) &&
+              field_z(line, "trainable", &c->trainable) &&
+              field_z(line, "acct_base", &c->acct_base) &&
+              field_z(line, "acct_peak", &c->acct_peak) &&
+              field_z(line, "rss_base", &c->rss_base) && field_z(line, "rss_peak", &c->rss_peak);
+    for (int k = 0; ok && k < MEM_NCAT; k++) {
+        char key[48];
+        snprintf(key, sizeof key, "peak_%s", mem_cat_name((enum mem_cat)k));
+        ok = field_z(line, key, &c->peak[k]);
     }
-    struct mrow base;
-    int rc = bench_one_method(o, &bb, NULL, &base, e);
-    if (rc == ERR_OK) {
-        fprintf(out, "# methods at their defaults, L=%d D=%d H=%d F=%d V=%d, batch %dx%d, "
-                     "threads %d; times are medians of %d steps\n",
-                o->L, o->D, o->H, o->F, o->V, o->B, o->T, omp_get_max_threads(), o->repeats);
-        fprintf(out, "# bare frozen backbone: train step %.1f ms, inference %.1f ms\n",
-                base.step * 1e3, base.infer * 1e3);
-        fprintf(out, "%-12s %10s %9s %9s %10s %10s %9s %9s %9s %9s\n", "method", "trainable",
-                "step/bare", "inf/bare", "merged/bare", "grads_MB", "optim_MB", "activ_MB",
-                "train_MB", "frozen_MB");
-    }
-    for (int i = 0; rc == ERR_OK && i < nl; i++) {
-        struct mrow r;
-        if ((rc = bench_one_method(o, &bb, list[i], &r, e)) != ERR_OK)
-            break;
-        fprintf(out, "%-12s %10zu %9.3f %9.3f %10.3f %10.1f %9.1f %9.1f %9.1f %9.1f\n", list[i],
-                r.trainable, r.step / base.step, r.infer / base.infer,
-                r.infer_merged / base.infer, (double)r.peak[MEM_GRADS] / 1048576.0,
-                (double)r.peak[MEM_OPTIM] / 1048576.0,
-                (double)r.peak[MEM_ACTIVATIONS] / 1048576.0,
-                (double)r.peak[MEM_TRAINABLE] / 1048576.0, (double)r.peak[MEM_FROZEN] / 1048576.0);
-        fflush(out);
-    }
-    free_batch(&bb);
-    return rc;
+    c->threads = (int)thr;
+    return ok;
 }

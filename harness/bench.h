@@ -1,42 +1,67 @@
 /*
- * bench: the engine benchmark (`peftbench bench`, `make bench`).
+ * bench: one benchmark cell (`peftbench bench`, `make bench`).
  *
- * Calibrates sgemm GFLOP/s at transformer shapes, then measures forward and
- * training-step throughput (real tokens/s, achieved GFLOP/s, share of the
- * calibrated peak, medians of repeats) for an encoder size, with the backbone
- * trainable (full fine-tuning) and frozen (head only).
+ * A cell is one (encoder size, method at its defaults, thread count): it
+ * calibrates sgemm at the encoder's GEMM shapes with that many threads, builds
+ * a randomly initialised encoder, attaches the method, and times training
+ * steps (forward, loss, backward, AdamW) and inference forwards on a random
+ * full-length batch, as medians of repeats.  It also records the accountant's
+ * peak memory by category and the process's resident-set growth over the
+ * measured phase, so the accountant can be checked against the kernel.
+ *
+ * Every cell runs in its own process (bench_matrix.c spawns them), so peak RSS
+ * and thread pools belong to one cell.
  */
 #ifndef HARNESS_BENCH_H
 #define HARNESS_BENCH_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 #include "model/err.h"
+#include "model/mem.h"
 
 struct bench_opts {
     int L, D, H, F, V;   /* encoder size */
     int B, T;            /* batch and sequence length */
     int threads;         /* 0 = leave OpenMP's default */
-    int warmup, repeats; /* steps */
-    const char *size;    /* "tiny", "small", "base" or NULL for the explicit dims */
+    int warmup, repeats; /* training steps */
+    const char *size;    /* "tiny", "small", "base" or "custom" */
 };
 
-/* Defaults: the two sizes of the foundation issue, batch 32 x 128, 2 warm-up steps, 5 repeats. */
+/* Defaults: the small size of the performance issue, batch 32 x 128, 2 warm-up steps, 5
+ * repeats. */
 void bench_opts_default(struct bench_opts *o);
+
+/* Set L/D/H/F/V for "tiny", "small" or "base"; false for any other name. */
+bool bench_opts_size(struct bench_opts *o, const char *size);
 
 /* sgemm GFLOP/s (median of repeats) at the shapes of a D/F encoder with N rows. */
 double bench_calibrate_gemm(int N, int D, int F, int repeats);
 
-/* Run the benchmark for one size and print its table to out; returns 0 or an ERR_* code
- * (the message is printed to stderr by the caller). */
-int bench_run(const struct bench_opts *o, FILE *out, struct err *e);
+/* What one cell measured.  Times are medians in seconds; merged is NaN when the method does
+ * not merge into the backbone. */
+struct bench_cell {
+    char method[32];
+    int threads;
+    double peak_gflops;           /* sgemm calibration at these threads */
+    double step, infer, merged;   /* median seconds per batch */
+    double flops_train;           /* FLOPs per token of the step (see bench.c) */
+    double flops_infer;
+    size_t trainable;             /* trainable parameters */
+    size_t peak[MEM_NCAT];        /* accountant peaks per category over the measured phase */
+    size_t acct_base, acct_peak;  /* accountant total before the phase, and its peak */
+    size_t rss_base, rss_peak;    /* VmRSS before the phase, VmHWM over it (bytes) */
+};
 
-/* Per-method table at the size of o: train-step time relative to the frozen bare
- * backbone (head only), inference time unmerged and merged (where the method
- * merges) relative to the bare backbone's inference, and memory by accountant
- * category.  names[0..n) are method names at their default settings; "all"
- * means every registered method. */
-int bench_methods(const struct bench_opts *o, const char *const *names, int n, FILE *out,
-                  struct err *e);
+/* Measure one cell in this process: method NULL, "bare" or "head" = frozen backbone with only
+ * the head trainable; "bare-bwd" = the same with input gradients through every layer (see
+ * bench.c); otherwise a registered method at its defaults. */
+int bench_cell_run(const struct bench_opts *o, const char *method, struct bench_cell *c,
+                   struct err *e);
+
+/* One line "cell k=v ..." that bench_cell_parse reads back (the child-to-parent protocol). */
+void bench_cell_print(const struct bench_cell *c, FILE *out);
+bool bench_cell_parse(const char *line, struct bench_cell *c);
 
 #endif

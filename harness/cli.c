@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "bench.h"
+#include "bench_matrix.h"
 #include "compare.h"
 #include "methods/registry.h"
 #include "model/model.h"
@@ -46,85 +47,161 @@ static bool parse_int(const char *flag, const char *s, int lo, int hi, int *v, F
     return true;
 }
 
-static bool bench_size(struct bench_opts *o, const char *s, FILE *errf)
+static const char bench_usage[] =
+    "usage: peftbench bench [--size tiny|small|base]... [--dims L,D,H,F,V] [--method NAME|all]...\n"
+    "                       [--threads N]... [--batch B] [--seq T] [--warmup W] [--repeats R]\n"
+    "                       [--torch [--torch-script PATH] [--python PATH]]\n"
+    "  default: sizes tiny and small; methods full head bare-bwd lora ia3 houlsby pfeiffer\n"
+    "  prefix compacter at their defaults; 2 and 1 threads; batch 32 x 128.  --torch also runs the\n"
+    "  PyTorch reference (bench/bert_peft_ref.py with Debian's python3-torch).\n";
+
+/* "L,D,H,F,V" -> the dims of a custom size. */
+static bool bench_dims(struct bench_opts *o, const char *s, FILE *errf)
 {
-    if (strcmp(s, "tiny") == 0) {
-        o->L = 4, o->D = 256, o->H = 4, o->F = 1024, o->V = 8192;
-    } else if (strcmp(s, "small") == 0) {
-        o->L = 4, o->D = 512, o->H = 8, o->F = 2048, o->V = 30522;
-    } else if (strcmp(s, "base") == 0) {
-        o->L = 12, o->D = 768, o->H = 12, o->F = 3072, o->V = 30522;
-    } else {
-        fprintf(errf, "peftbench: --size expects tiny, small or base, got '%s'\n", s);
+    int v[5], n = 0;
+    char *end;
+    const char *p = s;
+    while (s && n < 5) {
+        errno = 0;
+        long x = strtol(p, &end, 10);
+        if (errno || end == p || x < 1 || x > 1000000 || (*end != ',' && *end != '\0'))
+            break;
+        v[n++] = (int)x;
+        if (*end == '\0')
+            break;
+        p = end + 1;
+    }
+    if (!s || n != 5 || *end != '\0' || v[1] % v[2] != 0) {
+        fprintf(errf, "peftbench bench: --dims expects L,D,H,F,V (five positive integers, D "
+                      "divisible by H), got '%s'\n", s ? s : "(nothing)");
         return false;
     }
-    o->size = s;
+    o->L = v[0], o->D = v[1], o->H = v[2], o->F = v[3], o->V = v[4], o->size = "custom";
     return true;
+}
+
+/* Add "all" (every registered method) or one method name to the plan. */
+static bool bench_add_method(struct bench_plan *p, const char *name, bool *custom, FILE *errf)
+{
+    if (!*custom)
+        p->nmethods = 0, *custom = true;
+    struct err e;
+    err_clear(&e);
+    bool all = strcmp(name, "all") == 0;
+    int n = all ? registry_count() + 2 : 1;
+    for (int k = 0; k < n; k++) {
+        const char *m = !all ? name : k == 0 ? "head" : k == 1 ? "bare-bwd"
+                                                               : registry_at(k - 2)->name;
+        if (all && k > 1 && strcmp(m, "head") == 0)
+            continue;
+        if (!all && strcmp(m, "head") != 0 && strcmp(m, "bare-bwd") != 0 &&
+            !method_lookup(m, "--method", &e)) {
+            fprintf(errf, "peftbench bench: %s\n", e.msg);
+            return false;
+        }
+        if (p->nmethods == BENCH_MAX_METHODS) {
+            fprintf(errf, "peftbench bench: at most %d methods\n", BENCH_MAX_METHODS);
+            return false;
+        }
+        p->methods[p->nmethods++] = m;
+    }
+    return true;
+}
+
+/* One option of `bench` at argv[*i]; false (after a message) on a bad one. */
+static bool bench_option(struct bench_plan *p, int argc, char **argv, int *i, bool seen[3],
+                         bool *cell, FILE *errf)
+{
+    const char *a = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+    struct bench_opts *o = &p->opts;
+    int thr;
+    if (strcmp(a, "--cell") == 0)
+        return *cell = true;
+    if (strcmp(a, "--torch") == 0)
+        return p->torch = true;
+    (*i)++;
+    if (strcmp(a, "--method") == 0 && v)
+        return bench_add_method(p, v, &seen[0], errf);
+    if (strcmp(a, "--size") == 0 && v) {
+        if (!seen[1])
+            p->nsizes = 0, seen[1] = true;
+        struct bench_opts tmp = *o;
+        if (!bench_opts_size(&tmp, v) || p->nsizes == BENCH_MAX_SIZES) {
+            fprintf(errf, "peftbench bench: --size expects tiny, small or base (at most %d), "
+                          "got '%s'\n", BENCH_MAX_SIZES, v);
+            return false;
+        }
+        return p->sizes[p->nsizes++] = tmp.size, true;
+    }
+    if (strcmp(a, "--dims") == 0)
+        return bench_dims(o, v, errf) && (p->sizes[0] = "custom", p->nsizes = 1, seen[1] = true);
+    if (strcmp(a, "--threads") == 0) {
+        if (!seen[2])
+            p->nthreads = 0, seen[2] = true;
+        if (!parse_int(a, v, 1, 256, &thr, errf))
+            return false;
+        if (p->nthreads == BENCH_MAX_THREADS) {
+            fprintf(errf, "peftbench bench: at most %d thread counts\n", BENCH_MAX_THREADS);
+            return false;
+        }
+        return p->threads[p->nthreads++] = thr, true;
+    }
+    if (strcmp(a, "--batch") == 0)
+        return parse_int(a, v, 1, 4096, &o->B, errf);
+    if (strcmp(a, "--seq") == 0)
+        return parse_int(a, v, 1, 4096, &o->T, errf);
+    if (strcmp(a, "--repeats") == 0)
+        return parse_int(a, v, 1, 256, &o->repeats, errf);
+    if (strcmp(a, "--warmup") == 0)
+        return parse_int(a, v, 0, 256, &o->warmup, errf);
+    if (strcmp(a, "--torch-script") == 0 && v)
+        return p->torch_script = v, true;
+    if (strcmp(a, "--python") == 0 && v)
+        return p->python = v, true;
+    fprintf(errf, "peftbench bench: unknown option or missing value: '%s'\n%s", a, bench_usage);
+    return false;
+}
+
+/* --cell: one measurement in this process, printed as one "cell ..." line. */
+static int bench_cell_cmd(struct bench_plan *p, FILE *out, FILE *errf)
+{
+    if (p->nsizes != 1 || p->nmethods != 1 || p->nthreads != 1) {
+        fprintf(errf, "peftbench bench --cell: give exactly one size, method and thread count\n");
+        return 2;
+    }
+    if (strcmp(p->sizes[0], "custom") != 0)
+        bench_opts_size(&p->opts, p->sizes[0]);
+    p->opts.threads = p->threads[0];
+    struct bench_cell c;
+    struct err e;
+    err_clear(&e);
+    if (bench_cell_run(&p->opts, p->methods[0], &c, &e)) {
+        fprintf(errf, "peftbench bench: %s\n", e.msg);
+        return 1;
+    }
+    snprintf(c.method, sizeof c.method, "%s", p->methods[0]);
+    bench_cell_print(&c, out);
+    return 0;
 }
 
 static int cmd_bench(int argc, char **argv, FILE *out, FILE *errf)
 {
-    struct bench_opts o;
-    bench_opts_default(&o);
-    const char *sizes[2] = {"tiny", "small"};
-    int nsizes = 2, nmeth = 0;
-    const char *meth[64];
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        bool ok = true;
-        if (strcmp(a, "--method") == 0 && v && nmeth < 64)
-            meth[nmeth++] = v, i++;
-        else if (strcmp(a, "--size") == 0 && v)
-            ok = bench_size(&o, v, errf), sizes[0] = v, nsizes = 1, i++;
-        else if (strcmp(a, "--threads") == 0)
-            ok = parse_int(a, v, 1, 256, &o.threads, errf), i++;
-        else if (strcmp(a, "--batch") == 0)
-            ok = parse_int(a, v, 1, 4096, &o.B, errf), i++;
-        else if (strcmp(a, "--seq") == 0)
-            ok = parse_int(a, v, 1, 4096, &o.T, errf), i++;
-        else if (strcmp(a, "--repeats") == 0)
-            ok = parse_int(a, v, 1, 256, &o.repeats, errf), i++;
-        else if (strcmp(a, "--warmup") == 0)
-            ok = parse_int(a, v, 0, 256, &o.warmup, errf), i++;
-        else {
-            fprintf(errf, "peftbench bench: unknown option '%s' (try: --size tiny|small|base, "
-                          "--threads N, --batch B, --seq T, --repeats R, --warmup W, "
-                          "--method NAME|all)\n", a);
+    struct bench_plan p;
+    bench_plan_default(&p);
+    bool seen[3] = {false, false, false}, cell = false;
+    for (int i = 1; i < argc; i++)
+        if (!bench_option(&p, argc, argv, &i, seen, &cell, errf))
             return 2;
-        }
-        if (!ok)
-            return 2;
-    }
-    if (nmeth > 0) { /* the per-method table, at --size (default small) */
-        if (!bench_size(&o, nsizes == 1 ? sizes[0] : "small", errf))
-            return 2;
-        struct err e;
-        err_clear(&e);
-        if (bench_methods(&o, meth, nmeth, out, &e)) {
-            fprintf(errf, "peftbench bench: %s\n", e.msg);
-            return 1;
-        }
-        return 0;
-    }
-    for (int s = 0; s < nsizes; s++) {
-        if (!bench_size(&o, sizes[s], errf))
-            return 2;
-        struct err e;
-        err_clear(&e);
-        if (bench_run(&o, out, &e)) {
-            fprintf(errf, "peftbench bench: %s\n", e.msg);
-            return 1;
-        }
-        fflush(out);
-    }
-    return 0;
+    if (cell)
+        return bench_cell_cmd(&p, out, errf);
+    return bench_matrix_run(&p, out, errf);
 }
 
 
 static const char run_usage[] =
     "usage: peftbench run SWEEP.yaml [--out DIR] [--threads N] [--trial K | --shard I/N]\n"
     "                     [--trial-id ID] [--no-csv] [--resume] [--retry-failed] [--dry-run]\n"
-    "                     [--quiet] [--allow-large] [key.path=value ...]\n";
+    "                     [--quiet] [--allow-large] [--strict] [key.path=value ...]\n";
 
 /* Parse "I/N" with 0 <= I < N. */
 static bool parse_shard(const char *s, int *i, int *n, FILE *errf)
@@ -170,6 +247,8 @@ static int parse_run_flag(struct run_opts *o, int argc, char **argv, int *i, FIL
         o->quiet = true;
     else if (strcmp(a, "--allow-large") == 0)
         o->allow_large = true;
+    else if (strcmp(a, "--strict") == 0)
+        o->strict = true; /* NaN/Inf in the checkpoint is an error, not a warning */
     else {
         fprintf(errf, "peftbench: unknown option '%s'\n%s", a, run_usage);
         return 2;

@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,10 +9,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proc.h"
 #include "results.h"
 #include "run.h"
-
-extern char **environ; /* posix_spawn passes it on: sbatch needs SLURM_CONF, PATH, ... */
 
 #define SLURM_PATH_MAX 4096
 
@@ -485,49 +483,16 @@ static int write_map(char *path, size_t n, const char *dir, const char *stamp, c
     return ERR_SET(e, ERR_IO, "%s: too many maps planned at %s", dir, stamp);
 }
 
-/* Run argv (argv[0] looked up in PATH) without a shell; its stdout into buf (NUL-terminated,
- * truncated to n-1 bytes), its stderr to ours.  *status: the exit status, or 128+signal. */
+/* Run argv without a shell, its stdout into buf; a missing program gets a Slurm hint. */
 static int spawn_capture(char *const argv[], char *buf, size_t n, int *status, struct err *e)
 {
-    int fd[2];
-    if (pipe(fd) != 0)
-        return ERR_SET(e, ERR_IO, "pipe: %s", strerror(errno));
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fd[1], STDOUT_FILENO);
-    posix_spawn_file_actions_addclose(&fa, fd[0]);
-    posix_spawn_file_actions_addclose(&fa, fd[1]);
-    pid_t pid;
-    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(fd[1]);
-    if (rc != 0) {
-        close(fd[0]);
-        return ERR_SET(e, ERR_IO, "cannot run %s: %s%s", argv[0], strerror(rc),
-                       rc == ENOENT ? " (not in PATH: is this a Slurm login node? without "
-                                      "--submit, peftbench slurm prints the commands to run)"
-                                    : "");
-    }
-    size_t got = 0;
-    for (;;) {
-        char tmp[512];
-        ssize_t k = read(fd[0], tmp, sizeof tmp);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            break;
-        size_t take = got + (size_t)k < n - 1 ? (size_t)k : n - 1 - got;
-        memcpy(buf + got, tmp, take);
-        got += take;
-    }
-    buf[got] = '\0';
-    close(fd[0]);
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR)
-            return ERR_SET(e, ERR_IO, "waiting for %s: %s", argv[0], strerror(errno));
-    *status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    return ERR_OK;
+    int why = 0;
+    int rc = proc_capture(argv, NULL, buf, n, status, &why, e);
+    if (rc && why == ENOENT)
+        return ERR_SET(e, ERR_IO, "cannot run %s: %s (not in PATH: is this a Slurm login node? "
+                                  "without --submit, peftbench slurm prints the commands to run)",
+                       argv[0], strerror(why));
+    return rc;
 }
 
 /* sbatch --parsable [dependency] script; id gets the job id ("123" of "123;cluster"). */

@@ -2,6 +2,8 @@
 
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #define ARENA_ALIGN 64
 
@@ -12,55 +14,55 @@ void arena_init(struct arena *a, struct mem_acct *acct, enum mem_cat cat)
     a->cat = cat;
 }
 
-static void free_chunks(struct arena *a)
-{
-    for (int i = a->nchunks; i-- > 0;)
-        mem_free(a->acct, a->chunks[i]);
-    a->nchunks = 0;
-}
-
 void arena_reset(struct arena *a)
 {
-    if (a->nchunks > 1) {
-        /* Consolidate: one block big enough for the largest step seen. */
-        free_chunks(a);
-        a->chunks[0] = mem_alloc(a->acct, a->cat, a->high);
-        if (a->chunks[0]) {
-            a->sizes[0] = a->high;
-            a->nchunks = 1;
+    a->used = 0;
+}
+
+/* Reserve the address range on first use: the largest power of two that the kernel grants. */
+static int reserve(struct arena *a)
+{
+    for (size_t sz = ARENA_RESERVE; sz >= ARENA_RESERVE_MIN; sz /= 2) {
+        void *p = mmap(NULL, sz, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p != MAP_FAILED) {
+            a->base = p;
+            a->cap = sz;
+            a->acct->nblocks++; /* a live block for the accountant's leak check */
+            return 0;
         }
     }
-    a->used = 0;
-    a->total = 0;
+    return -1;
+}
+
+/* Charge newly reached pages: the accountant follows what can be resident. */
+static void commit_to(struct arena *a, size_t high)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t want = (high + page - 1) / page * page;
+    if (want > a->charged) {
+        mem_charge(a->acct, a->cat, want - a->charged);
+        a->charged = want;
+    }
 }
 
 static void *bump(struct arena *a, size_t bytes)
 {
+    if (bytes > SIZE_MAX - ARENA_ALIGN)
+        return NULL;
     bytes = (bytes + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
     if (bytes == 0)
         bytes = ARENA_ALIGN;
-    if (a->nchunks == 0 || a->used + bytes > a->sizes[a->nchunks - 1]) {
-        if (a->nchunks == ARENA_MAX_CHUNKS)
-            return NULL;
-        /* Geometric growth: the chunk count stays logarithmic in the step's size. */
-        size_t sz = (size_t)1 << 20;
-        if (a->nchunks > 0 && a->sizes[a->nchunks - 1] <= SIZE_MAX / 2)
-            sz = 2 * a->sizes[a->nchunks - 1];
-        if (sz < bytes)
-            sz = bytes;
-        char *c = mem_alloc(a->acct, a->cat, sz);
-        if (!c)
-            return NULL;
-        a->chunks[a->nchunks] = c;
-        a->sizes[a->nchunks] = sz;
-        a->nchunks++;
-        a->used = 0;
-    }
-    void *p = a->chunks[a->nchunks - 1] + a->used;
+    if (!a->base && reserve(a))
+        return NULL;
+    if (bytes > a->cap - a->used)
+        return NULL;
+    void *p = a->base + a->used;
     a->used += bytes;
-    a->total += bytes;
-    if (a->total > a->high)
-        a->high = a->total;
+    if (a->used > a->high) {
+        a->high = a->used;
+        commit_to(a, a->high);
+    }
     return p;
 }
 
@@ -88,28 +90,23 @@ int *arena_ints(struct arena *a, size_t n)
 
 void arena_destroy(struct arena *a)
 {
-    if (!a)
+    if (!a || !a->base)
         return;
-    free_chunks(a);
-    a->used = a->total = 0;
+    munmap(a->base, a->cap);
+    mem_uncharge(a->acct, a->cat, a->charged);
+    a->acct->nblocks--;
+    a->base = NULL;
+    a->cap = a->used = a->high = a->charged = 0;
 }
 
 struct arena_mark arena_mark(const struct arena *a)
 {
-    struct arena_mark m = {a->nchunks, a->used, a->total};
+    struct arena_mark m = {a->used};
     return m;
 }
 
 void arena_rewind(struct arena *a, struct arena_mark m)
 {
-    while (a->nchunks > m.nchunks && a->nchunks > 1) {
-        a->nchunks--;
-        mem_free(a->acct, a->chunks[a->nchunks]);
-    }
-    if (a->nchunks == m.nchunks) {
+    if (m.used <= a->used)
         a->used = m.used;
-    } else { /* the mark was taken before the first chunk existed */
-        a->used = 0;
-    }
-    a->total = m.total;
 }

@@ -165,6 +165,22 @@ static bool site_trainable(const struct encoder *enc, int l, enum hook_site s)
     return false;
 }
 
+static bool site_hooked(const struct encoder *enc, int l, enum hook_site s)
+{
+    for (int i = 0; i < enc->hooks.n; i++)
+        if (enc->hooks.items[i].layer == l && enc->hooks.items[i].site == s)
+            return true;
+    return false;
+}
+
+/* Whether backward reads the input of a linear site: for its weight gradient, or because a
+ * hook there may read io.x.  When not, the input can live in transient scratch. */
+static bool keep_site_input(const struct encoder *enc, int l, enum hook_site s,
+                            const struct param *W)
+{
+    return enc->keep_all || tr(W) || site_hooked(enc, l, s);
+}
+
 /* Trainable flags of one layer, in backward order (see encoder_backward). */
 struct layer_need {
     bool tFB, tFO, tFI, tAB, tO, tAtt, tQKV;
@@ -288,7 +304,9 @@ static int embed_fwd(struct encoder *enc, const struct batch *b, float **x, stru
         return e->code;
     enc->save_ids = b->ids;
     enc->save_types = b->type_ids;
-    enc->emb = arena_floats(&enc->arena, (size_t)N * D);
+    /* The pre-LayerNorm sum is read only by the embeddings' own backward. */
+    enc->emb = embeddings_trainable(enc) || enc->keep_all ? arena_floats(&enc->arena, (size_t)N * D)
+                                                          : enc->scratch;
     enc->emb_mean = arena_floats(&enc->arena, (size_t)N);
     enc->emb_rstd = arena_floats(&enc->arena, (size_t)N);
     float *out = arena_floats(&enc->arena, (size_t)N * D);
@@ -436,7 +454,11 @@ static int blk_fwd(struct encoder *enc, int l, enum hook_site s, const float *h,
     memset(sv, 0, sizeof *sv);
     sv->h = h;
     sv->res = res;
-    sv->zsum = arena_floats(&enc->arena, N * D);
+    /* Without hooks at the block or its sublayer's output site nothing reads h after this
+     * add (LayerNorm's backward reads zsum): sum in place instead of keeping both. */
+    enum hook_site lin = s == SITE_ATTN_BLOCK ? SITE_O : SITE_FFN_OUT;
+    bool in_place = !enc->keep_all && !site_hooked(enc, l, s) && !site_hooked(enc, l, lin);
+    sv->zsum = in_place ? (float *)(uintptr_t)h : arena_floats(&enc->arena, N * D);
     sv->mean1 = arena_floats(&enc->arena, N);
     sv->rstd1 = arena_floats(&enc->arena, N);
     sv->n = arena_floats(&enc->arena, N * D);
@@ -542,7 +564,9 @@ static int attn_fwd(struct encoder *enc, int l, struct layer_save *sv, float **c
         enc->hooks.prefix.kv(enc->hooks.prefix.user, l, &sv->pk, &sv->pv);
     size_t np = (size_t)c->B * enc->H * c->T * (size_t)(P + c->T);
     sv->probs = arena_floats(&enc->arena, np);
-    float *out = arena_floats(&enc->arena, (size_t)c->N * enc->D);
+    float *out = keep_site_input(enc, l, SITE_O, enc->layers[l].wo)
+                     ? arena_floats(&enc->arena, (size_t)c->N * enc->D)
+                     : enc->scratch;
     if (!sv->probs || !out)
         return oom(e, "attention");
     op_attention_fwd(out, sv->probs, sv->lin[SITE_Q].y, sv->lin[SITE_K].y, sv->lin[SITE_V].y,
@@ -578,7 +602,9 @@ static int layer_fwd(struct encoder *enc, int l, const float *x, float **y, stru
     if (lin_fwd(enc, l, SITE_FFN_IN, a, w->w1, w->b1, D, F, &sv->lin[SITE_FFN_IN], e))
         return e->code;
     sv->u = sv->lin[SITE_FFN_IN].y;
-    if (!(sv->g = arena_floats(&enc->arena, NF)))
+    sv->g = keep_site_input(enc, l, SITE_FFN_OUT, w->w2) ? arena_floats(&enc->arena, NF)
+                                                        : enc->scratch;
+    if (!sv->g)
         return oom(e, "ffn");
     op_act_fwd((enum act_kind)enc->act, sv->g, sv->u, NF);
     if (lin_fwd(enc, l, SITE_FFN_OUT, sv->g, w->w2, w->b2, F, D, &sv->lin[SITE_FFN_OUT], e))
@@ -591,6 +617,19 @@ static int layer_fwd(struct encoder *enc, int l, const float *x, float **y, stru
     return ERR_OK;
 }
 
+static bool needs_scratch(const struct encoder *enc)
+{
+    if (enc->keep_all)
+        return false;
+    if (!embeddings_trainable(enc))
+        return true;
+    for (int l = 0; l < enc->L; l++)
+        if (!keep_site_input(enc, l, SITE_O, enc->layers[l].wo) ||
+            !keep_site_input(enc, l, SITE_FFN_OUT, enc->layers[l].w2))
+            return true;
+    return false;
+}
+
 int encoder_forward(struct encoder *enc, const struct batch *b, struct err *e)
 {
     const struct hook_ctx *c = &enc->ctx;
@@ -599,6 +638,14 @@ int encoder_forward(struct encoder *enc, const struct batch *b, struct err *e)
     size_t ws = op_attention_ws_floats(c->B, c->T, enc->D, enc->H, enc->hooks.prefix.P);
     if (!(enc->ws = arena_floats(&enc->arena, ws ? ws : 1)))
         return oom(e, "attention workspace");
+    /* One (N, max(D, F)) scratch for the tensors no backward reads: the embedding sum of
+     * frozen embeddings, and the attention context and FFN activation of layers with frozen O
+     * and FFN-out weights and no hooks there.  Only allocated when used (the accountant
+     * counts every page handed out). */
+    const size_t wide = (size_t)c->N * (size_t)(enc->F > enc->D ? enc->F : enc->D);
+    enc->scratch = NULL;
+    if (needs_scratch(enc) && !(enc->scratch = arena_floats(&enc->arena, wide)))
+        return oom(e, "scratch");
     float *x = NULL;
     if (embed_fwd(enc, b, &x, e))
         return e->code;
@@ -687,6 +734,9 @@ static int layer_bwd(struct encoder *enc, int l, const float *dy, bool need_dx, 
         return e->code;
     if (!gFO)
         return ERR_OK;
+    /* The FFN's temporaries (df, dg and the sites') are dead once da is complete: give them
+     * back before the attention half allocates its own. */
+    struct arena_mark ffn_mark = arena_mark(&enc->arena);
     float *df = drop_bwd(enc, dh2, ND, enc->hidden_drop, drop_stream(enc, l, DROP_FFN_OUT));
     if (!df || (gFI && !(dg = arena_floats(&enc->arena, NF))))
         return oom(e, "grad");
@@ -703,6 +753,7 @@ static int layer_bwd(struct encoder *enc, int l, const float *dy, bool need_dx, 
         return e->code;
     if (!gAB)
         return ERR_OK;
+    arena_rewind(&enc->arena, ffn_mark);
     if (blk_bwd(enc, l, SITE_ATTN_BLOCK, &sv->blk[0], da, w->ln1_g, w->ln1_b, gO, need_dx, &dh1,
                 &dres_x, e))
         return e->code;
@@ -761,11 +812,24 @@ int encoder_backward(struct encoder *enc, float *dhidden, struct err *e)
                        "encoder_backward after a forward that kept no activations below layer "
                        "%d (an evaluation forward, or trainability changed in between)",
                        enc->saved_from);
+    /* A layer's gradient temporaries are given back after it: its input gradient moves
+     * through two ping-pong buffers, so the backward holds one layer's temporaries. */
+    const size_t ND = (size_t)enc->ctx.N * (size_t)enc->D;
+    float *gb[2] = {NULL, NULL};
+    if (low < enc->L - 1 && (!(gb[0] = arena_floats(&enc->arena, ND)) ||
+                             !(gb[1] = arena_floats(&enc->arena, ND))))
+        return oom(e, "grad");
     const float *dy = dhidden;
     for (int l = enc->L - 1; l >= 0 && l >= low; l--) {
+        struct arena_mark mk = arena_mark(&enc->arena);
         float *dx;
         if (layer_bwd(enc, l, dy, l > low, &dx, e))
             return e->code;
+        if (dx) {
+            memcpy(gb[l & 1], dx, ND * sizeof(float));
+            dx = gb[l & 1];
+        }
+        arena_rewind(&enc->arena, mk);
         dy = dx;
     }
     if (low < 0 && embed_bwd(enc, dy, e))

@@ -84,6 +84,7 @@ struct encoder {
     const int *save_types;     /* (N) borrowed from the batch, or NULL */
     float *emb, *emb_mean, *emb_rstd; /* (N, D), (N), (N) */
     float *ws;                 /* attention workspace */
+    float *scratch;            /* (N, max(D, F)) transient layer inputs (see layer_fwd) */
     struct layer_save *save;   /* (L) owned array */
     float *hidden;             /* (N, D) final hidden states */
     bool have_forward;

@@ -75,6 +75,18 @@ void mem_free(struct mem_acct *a, void *p)
     free(h);
 }
 
+void mem_charge(struct mem_acct *a, enum mem_cat c, size_t bytes)
+{
+    if ((int)c >= 0 && c < MEM_NCAT)
+        charge(a, c, bytes);
+}
+
+void mem_uncharge(struct mem_acct *a, enum mem_cat c, size_t bytes)
+{
+    if ((int)c >= 0 && c < MEM_NCAT)
+        uncharge(a, c, bytes);
+}
+
 void mem_recharge(struct mem_acct *a, void *p, enum mem_cat c)
 {
     if (!p)

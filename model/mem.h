@@ -43,6 +43,10 @@ void *mem_alloc(struct mem_acct *a, enum mem_cat c, size_t bytes);
 /* Free a block from mem_alloc (NULL is a no-op); uncharges its category. */
 void mem_free(struct mem_acct *a, void *p);
 
+/* Charge / uncharge memory the caller maps itself (the activation arena's committed pages). */
+void mem_charge(struct mem_acct *a, enum mem_cat c, size_t bytes);
+void mem_uncharge(struct mem_acct *a, enum mem_cat c, size_t bytes);
+
 /* Move a live block to another category (e.g. a base weight unfrozen by `full`). */
 void mem_recharge(struct mem_acct *a, void *p, enum mem_cat c);
 

@@ -26,6 +26,21 @@
 
 /* Minimum scalar operations before a loop forks the OpenMP team. */
 #define OPS_PAR_MIN 32768
+
+/*
+ * Elementwise kernels are compiled twice, for baseline x86-64 (SSE2) and for
+ * x86-64-v3 (AVX2, FMA), and the loader picks one for the CPU (GCC function
+ * multiversioning): a Debian build cannot assume AVX2, yet on CPUs that have
+ * it the vectorised GELU, softmax and LayerNorm loops run twice as wide.
+ * ISO C mode keeps -ffp-contract=off, so no clone fuses a multiply-add the
+ * source does not write: the clones differ only in reduction order.
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__)
+#define OPS_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define OPS_CLONES
+#endif
 /* Most columns per block in the column reductions (one double accumulator each). */
 #define OPS_COL_MAX 512
 /* Elements per chunk in the chunked elementwise loops (activations). */
@@ -421,7 +436,7 @@ static inline float ops_phi(float x)
 
 /* y = f(x) on one chunk.  The switch sits outside the loops so each loop is
  * a plain elementwise kernel (omp simd: vectorised, no threads involved). */
-static void act_fwd_span(enum act_kind a, float *y, const float *x, size_t n)
+OPS_CLONES static void act_fwd_span(enum act_kind a, float *y, const float *x, size_t n)
 {
     switch (a) {
     case ACT_GELU:
@@ -462,7 +477,7 @@ static void act_fwd_span(enum act_kind a, float *y, const float *x, size_t n)
 }
 
 /* dx = dy * f'(x) on one chunk (dx may alias dy: each element is read before written). */
-static void act_bwd_span(enum act_kind a, float *dx, const float *dy, const float *x, size_t n)
+OPS_CLONES static void act_bwd_span(enum act_kind a, float *dx, const float *dy, const float *x, size_t n)
 {
     switch (a) {
     case ACT_GELU:
@@ -547,7 +562,7 @@ static uint64_t drop_threshold(float p)
  * y[i] = keep(base + i) ? x[i] * scale : 0 for i in [0, n).  y may alias x.
  * The mask depends only on (seed, stream, base + i), never on scheduling.
  */
-static void dropout_span(float *y, const float *x, size_t n, uint64_t thr, float scale,
+OPS_CLONES static void dropout_span(float *y, const float *x, size_t n, uint64_t thr, float scale,
                          uint64_t seed, uint64_t stream, uint64_t base)
 {
     for (size_t i = 0; i < n; i++)
@@ -635,7 +650,7 @@ static void attn_geom_init(struct attn_geom *g, const float *q, const float *k, 
  * and an all-padding sequence) becomes all zeros rather than NaN: its
  * context vector is then 0.
  */
-static void softmax_row_masked(float *s, const float *keep, int J)
+OPS_CLONES static void softmax_row_masked(float *s, const float *keep, int J)
 {
     float mx = -INFINITY;
     int nkeep = 0;

@@ -489,10 +489,10 @@ START_TEST(frozen_forward_keeps_no_layer_activations)
     fixture_init(&f, "bert", TC);
     struct err e;
     ck_assert_int_eq(model_forward(&f.m, &f.tb.b, true, 1, 1, NULL, &e), 0);
-    size_t frozen = f.m.enc.arena.total;
+    size_t frozen = f.m.enc.arena.used;
     ck_assert_int_eq(model_set_backbone_trainable(&f.m, true, &e), 0);
     ck_assert_int_eq(model_forward(&f.m, &f.tb.b, true, 1, 1, NULL, &e), 0);
-    size_t full = f.m.enc.arena.total;
+    size_t full = f.m.enc.arena.used;
     ck_assert_msg(2 * frozen < full, "frozen forward kept %zu bytes, full %zu", frozen, full);
     /* a backward after an evaluation forward is refused, not silently wrong */
     ck_assert_int_eq(model_forward(&f.m, &f.tb.b, false, 1, 1, NULL, &e), 0);
@@ -500,6 +500,67 @@ START_TEST(frozen_forward_keeps_no_layer_activations)
     ck_assert_int_eq(model_loss_backward(&f.m, &f.tb.b, true, &loss, &e), ERR_STATE);
     ck_assert_ptr_nonnull(strstr(e.msg, "kept no activations"));
     fixture_free(&f);
+}
+END_TEST
+
+/* Backward bytes beyond the forward's (arena high-water minus forward use) for a model of L
+ * layers with the backbone trainable or frozen under a trainable hook in every layer. */
+static size_t backward_extra(int L, bool full, size_t *fwd_bytes)
+{
+    struct mem_acct acct;
+    mem_acct_init(&acct);
+    struct bert_config cfg;
+    tiny_config(&cfg, "bert");
+    cfg.num_hidden_layers = L;
+    struct model m;
+    struct err e;
+    ck_assert_int_eq(model_create(&m, &cfg, TC, &acct, &e), 0);
+    model_init_weights(&m, 5);
+    struct th hk[8];
+    for (int l = 0; l < L && !full; l++) { /* a trainable hook at Q: backward to layer 0 */
+        hk[l] = (struct th){TH_LIN_ADD, 16, calloc(16, sizeof(float)), calloc(16, sizeof(float)),
+                            0, 0};
+        struct hook h = {SITE_Q, HOOK_ADD, l, true, "t", &hk[l], th_fwd, th_bwd};
+        ck_assert_int_eq(hook_add(&m.enc.hooks, &h, &e), 0);
+    }
+    ck_assert_int_eq(model_set_backbone_trainable(&m, full, &e), 0);
+    struct tbatch tb;
+    tiny_batch(&tb, true, 11);
+    double loss;
+    ck_assert_int_eq(model_forward(&m, &tb.b, true, 1, 1, NULL, &e), 0);
+    *fwd_bytes = m.enc.arena.used;
+    ck_assert_int_eq(model_loss_backward(&m, &tb.b, true, &loss, &e), 0);
+    size_t extra = m.enc.arena.high - *fwd_bytes;
+    model_destroy(&m);
+    for (int l = 0; l < L && !full; l++)
+        free(hk[l].p), free(hk[l].g);
+    ck_assert_uint_eq(acct.cur_total, 0);
+    return extra;
+}
+
+/* The backward gives each layer's gradient temporaries back: its extra memory does not grow
+ * with depth beyond the two ping-pong gradient buffers. */
+START_TEST(backward_holds_one_layer_of_temporaries)
+{
+    size_t f2, f5;
+    size_t e2 = backward_extra(2, true, &f2), e5 = backward_extra(5, true, &f5);
+    ck_assert_uint_gt(f5, f2); /* the forward does keep every layer */
+    ck_assert_msg(e5 == e2, "backward extra %zu bytes at 2 layers, %zu at 5", e2, e5);
+}
+END_TEST
+
+/* With frozen O and FFN-out weights and no hook there, the attention context and the FFN
+ * activation are not kept: a frozen step keeps less per layer than a full one, by at least
+ * those two tensors (N*D + N*F floats per layer). */
+START_TEST(frozen_weights_keep_no_weight_grad_inputs)
+{
+    size_t full2, full5, fr2, fr5;
+    backward_extra(2, true, &full2), backward_extra(5, true, &full5);
+    backward_extra(2, false, &fr2), backward_extra(5, false, &fr5);
+    size_t per_full = (full5 - full2) / 3, per_frozen = (fr5 - fr2) / 3;
+    size_t N = (size_t)TB * TT, need = (N * 16 + N * 24) * sizeof(float);
+    ck_assert_msg(per_full >= per_frozen + need, "per layer: full %zu, frozen %zu bytes",
+                  per_full, per_frozen);
 }
 END_TEST
 
@@ -740,6 +801,8 @@ Suite *encoder_suite(void)
     tcase_add_test(fr, hook_sites_called_once_per_layer);
     tcase_add_test(fr, second_single_slot_hook_rejected);
     tcase_add_test(fr, frozen_forward_keeps_no_layer_activations);
+    tcase_add_test(fr, backward_holds_one_layer_of_temporaries);
+    tcase_add_test(fr, frozen_weights_keep_no_weight_grad_inputs);
     suite_add_tcase(s, fr);
     TCase *d = tcase_create("determinism");
     tcase_set_timeout(d, 120);

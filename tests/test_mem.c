@@ -2,6 +2,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "model/arena.h"
 #include "model/mem.h"
 #include "suites.h"
 
@@ -57,6 +58,42 @@ START_TEST(zero_and_overflow_rejected)
 }
 END_TEST
 
+/* The arena: aligned bump allocation, mark/rewind reuse, the accountant charged with the
+ * high-water mark (page-rounded) and nothing after destroy. */
+START_TEST(arena_charges_high_water)
+{
+    struct mem_acct a;
+    mem_acct_init(&a);
+    struct arena ar;
+    arena_init(&ar, &a, MEM_ACTIVATIONS);
+    float *x = arena_floats(&ar, 1000);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_uint_eq((uintptr_t)x % 64, 0);
+    struct arena_mark m = arena_mark(&ar);
+    float *y = arena_floats(&ar, 3000);
+    ck_assert_ptr_eq(y, x + 1008); /* 4000 bytes rounded up to 64 */
+    ck_assert_uint_eq(ar.high, 4032 + 12032);
+    ck_assert_uint_eq(a.cur[MEM_ACTIVATIONS], 16384); /* four 4 KiB pages */
+    arena_rewind(&ar, m);
+    float *z = arena_floats(&ar, 10);
+    ck_assert_ptr_eq(z, y); /* rewound space is reused */
+    ck_assert_uint_eq(a.cur[MEM_ACTIVATIONS], 16384); /* committed pages stay charged */
+    arena_reset(&ar);
+    ck_assert_ptr_eq(arena_floats(&ar, 1), x);
+    int *zi = (int *)arena_zeros(&ar, 5000);
+    for (int i = 0; i < 5000; i++)
+        ck_assert_int_eq(zi[i], 0);
+    ck_assert_uint_eq(a.cur[MEM_ACTIVATIONS], 20480);
+    ck_assert_ptr_null(arena_floats(&ar, SIZE_MAX / 4)); /* beyond the reservation */
+    ck_assert_ptr_null(arena_floats(&ar, SIZE_MAX));
+    ck_assert_uint_eq(a.nblocks, 1);
+    arena_destroy(&ar);
+    ck_assert_uint_eq(a.cur_total, 0);
+    ck_assert_uint_eq(a.nblocks, 0);
+    ck_assert_uint_eq(a.peak[MEM_ACTIVATIONS], 20480);
+}
+END_TEST
+
 Suite *mem_suite(void)
 {
     Suite *s = suite_create("mem");
@@ -64,6 +101,7 @@ Suite *mem_suite(void)
     tcase_add_test(tc, alloc_is_charged_aligned_and_zeroed);
     tcase_add_test(tc, recharge_moves_category);
     tcase_add_test(tc, zero_and_overflow_rejected);
+    tcase_add_test(tc, arena_charges_high_water);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -78,6 +78,7 @@ static void pfx_model_cfg(struct pfx *f, bool dropout)
     tiny_cfg(&cfg, dropout);
     struct err e;
     ck_assert_msg(model_create(&f->m, &cfg, PC, &f->acct, &e) == 0, "%s", e.msg);
+    f->m.enc.keep_all = true; /* attention_matches_manual reads enc.save[] after a forward */
     model_init_weights(&f->m, 5);
     struct rng r;
     rng_seed(&r, 11);
