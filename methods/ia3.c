@@ -238,7 +238,7 @@ static int ia3_create(void **state, const struct hp_values *hp, struct model *m,
         for (int t = 0; t < IA3_NTARGETS; t++) {
             const struct hook *other = NULL;
             if ((tg & (1u << t)) &&
-                hook_find(&m->enc.hooks, l, ia3_place[t].site, ia3_place[t].phase, &other, 1) > 0)
+                hook_find_any(&m->enc.hooks, l, ia3_place[t].site, ia3_place[t].phase, &other, 1) > 0)
                 return ERR_SET(e, ERR_CONFIG,
                                "ia3: the %s scaling of site '%s' in layer %d is taken by '%s'; "
                                "they cannot be composed",
@@ -305,7 +305,7 @@ static int ia3_merge(void *state, struct model *m, struct err *e)
     for (int i = 0; i < I->n; i++) {
         const struct ia3_mod *md = &I->mods[i];
         const struct hook *adds[16];
-        int k = hook_find(&m->enc.hooks, md->layer, md->site, HOOK_ADD, adds, 16);
+        int k = hook_find_any(&m->enc.hooks, md->layer, md->site, HOOK_ADD, adds, 16);
         for (int j = 0; j < k && j < 16; j++)
             if (!owner_merged(adds[j]->owner))
                 return ERR_SET(e, ERR_STATE,

@@ -274,7 +274,7 @@ static int check_no_merged_scale(const struct model *m, int layer, enum hook_sit
     const enum hook_phase ph[2] = {HOOK_IN, HOOK_OUT};
     for (int k = 0; k < 2; k++) {
         const struct hook *h = NULL;
-        if (hook_find(&m->enc.hooks, layer, s, ph[k], &h, 1) > 0 && owner_merged(h->owner))
+        if (hook_find_any(&m->enc.hooks, layer, s, ph[k], &h, 1) > 0 && owner_merged(h->owner))
             return ERR_SET(e, ERR_STATE,
                            "lora: cannot %s at layer %d '%s' while '%s' is merged there: additive "
                            "methods merge first and unmerge last, scaling methods (ia3) merge last "

@@ -806,6 +806,11 @@ int encoder_backward(struct encoder *enc, float *dhidden, struct err *e)
 {
     if (!enc->have_forward)
         return ERR_SET(e, ERR_STATE, "encoder_backward without a forward in this step");
+    const struct hook *inert = hook_set_first_inert(&enc->hooks);
+    if (inert)
+        return ERR_SET(e, ERR_STATE, "%s: backward while merged into the base weights (layer %d "
+                       "%s); unmerge before training", inert->owner, inert->layer,
+                       hook_site_name(inert->site));
     const int low = encoder_lowest_trainable(enc);
     if (low < enc->L && (low < 0 ? 0 : low) < enc->saved_from)
         return ERR_SET(e, ERR_STATE,

@@ -58,7 +58,7 @@ int hook_add(struct hook_set *hs, const struct hook *h, struct err *e)
                        phase_name(h->phase), hook_site_name(h->site));
     if (h->phase != HOOK_ADD) {
         const struct hook *other;
-        if (hook_find(hs, h->layer, h->site, h->phase, &other, 1) > 0)
+        if (hook_find_any(hs, h->layer, h->site, h->phase, &other, 1) > 0)
             return ERR_SET(e, ERR_CONFIG,
                            "%s and %s both need the single '%s' slot of site '%s' in layer %d; "
                            "they cannot be composed",
@@ -97,19 +97,47 @@ int hook_add_step(struct hook_set *hs, const struct step_hook *s, struct err *e)
     return ERR_OK;
 }
 
-int hook_find(const struct hook_set *hs, int layer, enum hook_site site, enum hook_phase phase,
-              const struct hook **out, int max)
+bool hook_inert(const struct hook *h)
+{
+    static const char suffix[] = " [merged]";
+    size_t n = h->owner ? strlen(h->owner) : 0, k = sizeof suffix - 1;
+    return n >= k && strcmp(h->owner + n - k, suffix) == 0;
+}
+
+const struct hook *hook_set_first_inert(const struct hook_set *hs)
+{
+    for (int i = 0; i < hs->n; i++)
+        if (hook_inert(&hs->items[i]))
+            return &hs->items[i];
+    return NULL;
+}
+
+static int find(const struct hook_set *hs, int layer, enum hook_site site, enum hook_phase phase,
+                const struct hook **out, int max, bool with_inert)
 {
     int k = 0;
     for (int i = 0; i < hs->n; i++) {
         const struct hook *h = &hs->items[i];
-        if (h->layer == layer && h->site == site && h->phase == phase) {
+        if (h->layer == layer && h->site == site && h->phase == phase &&
+            (with_inert || !hook_inert(h))) {
             if (k < max)
                 out[k] = h;
             k++;
         }
     }
     return k;
+}
+
+int hook_find(const struct hook_set *hs, int layer, enum hook_site site, enum hook_phase phase,
+              const struct hook **out, int max)
+{
+    return find(hs, layer, site, phase, out, max, false);
+}
+
+int hook_find_any(const struct hook_set *hs, int layer, enum hook_site site,
+                  enum hook_phase phase, const struct hook **out, int max)
+{
+    return find(hs, layer, site, phase, out, max, true);
 }
 
 bool hook_layer_trainable(const struct hook_set *hs, int layer)

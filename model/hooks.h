@@ -163,10 +163,20 @@ int hook_set_prefix(struct hook_set *hs, const struct prefix_provider *p, const 
                     struct err *e);
 int hook_add_step(struct hook_set *hs, const struct step_hook *s, struct err *e);
 
-/* Hooks at (layer, site) with the given phase, in attach order: returns the
+/* A hook is inert while its method is merged into the base weights: its owner string ends in
+ * " [merged]" (the convention of lora.c and ia3.c).  The encoder does not run inert hooks, so
+ * merged inference costs exactly the bare backbone's. */
+bool hook_inert(const struct hook *h);
+/* The first inert hook of the set, or NULL (backward refuses to run past one). */
+const struct hook *hook_set_first_inert(const struct hook_set *hs);
+
+/* Active (not inert) hooks at (layer, site) with the given phase, in attach order: returns the
  * count and fills out[] (at most max). */
 int hook_find(const struct hook_set *hs, int layer, enum hook_site site, enum hook_phase phase,
               const struct hook **out, int max);
+/* The same including inert hooks (for methods checking what is merged where). */
+int hook_find_any(const struct hook_set *hs, int layer, enum hook_site site,
+                  enum hook_phase phase, const struct hook **out, int max);
 /* True if some trainable hook (or a trainable prefix) lives in layer `layer`. */
 bool hook_layer_trainable(const struct hook_set *hs, int layer);
 /* True if any hook exists at (layer, site) in any phase. */

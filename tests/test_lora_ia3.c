@@ -459,6 +459,13 @@ START_TEST(merged_equals_unmerged)
     ck_assert(weights_changed(s, &f.m));
     fx_logits(&f, false, 1, merged);
     assert_close(merged, before, TB * TC, 1e-5f, "merged logits");
+    /* merged hooks are inert: the encoder does not run them (merged = bare cost) */
+    for (int i = 0; i < f.m.enc.hooks.n; i++) {
+        const struct hook *h = &f.m.enc.hooks.items[i], *got[4];
+        ck_assert(hook_inert(h));
+        ck_assert_int_eq(hook_find(&f.m.enc.hooks, h->layer, h->site, h->phase, got, 4), 0);
+        ck_assert_int_ge(hook_find_any(&f.m.enc.hooks, h->layer, h->site, h->phase, got, 4), 1);
+    }
     /* merged hooks refuse training */
     fx_logits(&f, true, 1, after);
     float dl[TB * TC] = {1.0f};
