@@ -739,6 +739,16 @@ static void script_begin(struct agg_buf *b, const char *name, const char *title)
     agg_buf_str(b, "set title ");
     gp_str(b, title);
     agg_buf_str(b, "\nset grid\nset key outside right top\nset border 3\nset tics nomirror\n");
+    /* Twelve series styles that differ in colour and marker: a sweep of every method has 11
+     * series, and gnuplot's default 8 colours would repeat within one figure. */
+    static const char *const colours[12] = {"#0072b2", "#e69f00", "#009e73", "#d55e00",
+                                            "#cc79a7", "#56b4e9", "#000000", "#999999",
+                                            "#8c564b", "#7f3c8d", "#3969ac", "#e73f74"};
+    static const int points[4] = {7, 5, 9, 13};
+    for (int k = 0; k < 12; k++)
+        agg_buf_printf(b, "set linetype %d lc rgb '%s' pt %d\n", k + 1, colours[k],
+                       points[k % 4]);
+    agg_buf_str(b, "set linetype cycle 12\n");
 }
 
 static void script_end(struct agg_buf *b, const char *name)
@@ -1008,7 +1018,7 @@ static int write_line(struct figctx *fx, const struct plot_spec *sp, const struc
                                                 : (bars ? "yerrorlines" : "linespoints");
     agg_buf_str(&gp, "plot ");
     for (int k = 0; k < series.n; k++) {
-        agg_buf_printf(&gp, "%s'%s.dat' index %d using 1:2%s with %s lw 1.5 pt 7 ps 0.9 title ",
+        agg_buf_printf(&gp, "%s'%s.dat' index %d using 1:2%s with %s lw 1.5 ps 0.9 title ",
                        k ? ", \\\n     " : "", name, k, bars ? ":3:4" : "", with);
         gp_str(&gp, series.v[k]);
     }
@@ -1315,7 +1325,7 @@ static int write_curve(struct figctx *fx, const struct plot_spec *sp, const stru
         bool bars = sp->errors != PLOT_ERRORS_NONE;
         agg_buf_str(&gp, "plot ");
         for (int k = 0; k < nblocks; k++) {
-            agg_buf_printf(&gp, "%s'%s.dat' index %d using 1:2%s with %s lw 1.5 pt 7 ps 0.8 title ",
+            agg_buf_printf(&gp, "%s'%s.dat' index %d using 1:2%s with %s lw 1.5 ps 0.8 title ",
                            k ? ", \\\n     " : "", name, k, bars ? ":3:4" : "",
                            bars ? "yerrorlines" : "linespoints");
             gp_str(&gp, titles.v[k]);
