@@ -60,6 +60,7 @@
 #include <sys/stat.h>
 
 #include "bpe.h"
+#include "readfile.h"
 #include "utf8.h"
 
 /* The body of a character class matching Python regex's \s (White_Space). */
@@ -229,45 +230,16 @@ static int bpe_read_file(const char *path, const char *what, char **data, size_t
     FILE *f = fopen(path, "rb");
     if (!f)
         return ERR_SET(e, ERR_IO, "cannot open %s '%s': %s", what, path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    int rc = 0;
-    if (!buf) {
-        rc = ERR_SET(e, ERR_NOMEM, "out of memory reading '%s'", path);
-        goto out;
-    }
-    for (;;) {
-        if (n + 1 >= cap) { /* keep one spare byte for the final NUL */
-            if (cap > BPE_MAX_FILE_BYTES) {
-                rc = ERR_SET(e, ERR_LIMIT, "%s: file is larger than %zu bytes (BPE_MAX_FILE_BYTES)",
-                             path, BPE_MAX_FILE_BYTES);
-                goto out;
-            }
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                rc = ERR_SET(e, ERR_NOMEM, "out of memory reading '%s'", path);
-                goto out;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    if (ferror(f)) {
-        rc = ERR_SET(e, ERR_IO, "cannot read %s '%s': %s", what, path, strerror(errno));
-        goto out;
-    }
-    buf[n] = '\0';
-    *data = buf;
-    *size = n;
-    buf = NULL;
-out:
-    free(buf);
+    int rc = readfile_bounded(f, BPE_MAX_FILE_BYTES, data, size);
     fclose(f);
-    return rc;
+    if (rc == ERR_LIMIT)
+        return ERR_SET(e, ERR_LIMIT, "%s: file is larger than %zu bytes (BPE_MAX_FILE_BYTES)",
+                       path, BPE_MAX_FILE_BYTES);
+    if (rc == ERR_NOMEM)
+        return ERR_SET(e, ERR_NOMEM, "out of memory reading '%s'", path);
+    if (rc)
+        return ERR_SET(e, ERR_IO, "cannot read %s '%s': %s", what, path, strerror(errno));
+    return ERR_OK;
 }
 
 /* Parse a JSON file that must hold an object; errors give "path:line:col". */

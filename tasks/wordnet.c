@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "model/readfile.h"
 #include "loaders.h"
 #include "model/rng.h"
 #include "task.h"
@@ -345,40 +346,14 @@ int wn_read_file(const char *path, size_t limit, char **buf, size_t *len, struct
                        "install the Debian package wordnet-base (apt-get install wordnet-base) "
                        "or set wordnet_dir",
                        path, strerror(errno));
-    struct stat st;
-    int rc = ERR_OK;
-    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && (uintmax_t)st.st_size > limit)
-        rc = too_large(path, limit, e); /* known without reading it */
-    /* The buffer never grows past limit + 1 bytes of data: reading limit + 1 tells a file of
-     * exactly limit bytes (accepted) from a longer one (refused), whatever the file is. */
-    size_t cap = limit < ((size_t)1 << 20) ? limit + 1 : (size_t)1 << 20, n = 0;
-    char *b = rc ? NULL : malloc(cap + 1);
-    while (b) {
-        n += fread(b + n, 1, cap - n, f);
-        if (n < cap)
-            break;
-        if (n > limit) {
-            rc = too_large(path, limit, e);
-            break;
-        }
-        cap = cap > limit / 2 ? limit + 1 : 2 * cap;
-        char *nb = realloc(b, cap + 1);
-        if (!nb)
-            free(b);
-        b = nb;
-    }
-    if (!rc && !b)
-        rc = ERR_SET(e, ERR_NOMEM, "%s: out of memory", path);
-    if (!rc && ferror(f))
-        rc = ERR_SET(e, ERR_IO, "%s: read error", path);
+    int rc = readfile_bounded(f, limit, buf, len);
     fclose(f);
-    if (rc) {
-        free(b);
-        return rc;
-    }
-    b[n] = '\0';
-    *buf = b;
-    *len = n;
+    if (rc == ERR_LIMIT)
+        return too_large(path, limit, e);
+    if (rc == ERR_NOMEM)
+        return ERR_SET(e, ERR_NOMEM, "%s: out of memory", path);
+    if (rc)
+        return ERR_SET(e, ERR_IO, "%s: read error", path);
     return ERR_OK;
 }
 

@@ -23,6 +23,7 @@
 #include "harness/results.h"
 #include "harness/sweep.h"
 #include "harness/yaml.h"
+#include "model/bpe.h"
 #include "model/hfconfig.h"
 #include "model/safetensors.h"
 #include "model/tokenizer.h"
@@ -719,6 +720,25 @@ START_TEST(limit_wordnet_file)
 }
 END_TEST
 
+/* BPE_MAX_FILE_BYTES: a vocab.json of exactly the limit is read (and then refused as JSON,
+ * not for its size); one byte more is ERR_LIMIT naming the limit.  Before, the reader doubled
+ * its buffer past the limit first and accepted files up to twice the limit. */
+START_TEST(limit_bpe_file)
+{
+    const char *merges = put_str("merges.txt", "#version: 0.2\n");
+    struct bpe *b = NULL;
+    struct err e = {0};
+    const char *v = put_sparse("vocab.json", (off_t)BPE_MAX_FILE_BYTES);
+    int rc = bpe_load(&b, v, merges, false, &e);
+    ck_assert_int_ne(rc, ERR_OK);
+    ck_assert_msg(rc != ERR_LIMIT, "exactly at the limit refused for size: %s", e.msg);
+    v = put_sparse("vocab.json", (off_t)BPE_MAX_FILE_BYTES + 1);
+    ck_assert_int_eq(bpe_load(&b, v, merges, false, &e), ERR_LIMIT);
+    ck_assert_ptr_null(b);
+    assert_msg(&e, "vocab.json", "BPE_MAX_FILE_BYTES");
+}
+END_TEST
+
 Suite *regress_suite(void)
 {
     Suite *s = suite_create("regress");
@@ -747,6 +767,7 @@ Suite *regress_suite(void)
     tcase_add_test(tc, limit_grid_size);
     tcase_add_test(tc, limit_sweep_tasks_seeds);
     tcase_add_test(tc, limit_wordnet_file);
+    tcase_add_test(tc, limit_bpe_file);
     suite_add_tcase(s, tc);
     return s;
 }
