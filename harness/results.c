@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "model/fileio.h"
 #include "cli.h"
 #include "methods/registry.h"
 
@@ -43,68 +44,15 @@ int results_mkdirs(const char *path, struct err *e)
     return ERR_OK;
 }
 
-static void fsync_dir(const char *path)
-{
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash)
-        *slash = '\0';
-    else
-        snprintf(dir, sizeof dir, ".");
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-}
 
 void results_fault_pause(void)
 {
-    const char *s = getenv("PEFTBENCH_FAULT_SLOW_WRITE_MS");
-    long ms = s ? strtol(s, NULL, 10) : 0;
-    if (ms > 0) {
-        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
-    }
+    fileio_fault_pause();
 }
 
 int results_write_atomic(const char *path, const char *text, size_t len, struct err *e)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
-    if (fd < 0)
-        return ERR_SET(e, ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-    size_t off = 0;
-    while (off < len) {
-        ssize_t k = write(fd, text + off, len - off);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0) {
-            int err = errno;
-            close(fd);
-            unlink(tmp);
-            return ERR_SET(e, ERR_IO, "cannot write %s: %s", path, strerror(k < 0 ? err : EIO));
-        }
-        off += (size_t)k;
-    }
-    if (fsync(fd) != 0) {
-        int err = errno;
-        close(fd);
-        unlink(tmp);
-        return ERR_SET(e, ERR_IO, "cannot write %s: %s", path, strerror(err));
-    }
-    int closed = close(fd);
-    if (closed == 0)
-        results_fault_pause();
-    if (closed != 0 || rename(tmp, path) != 0) {
-        int err = errno;
-        unlink(tmp);
-        return ERR_SET(e, ERR_IO, "cannot write %s: %s", path, strerror(err));
-    }
-    fsync_dir(path);
-    return ERR_OK;
+    return fileio_write_atomic(path, text, len, e);
 }
 
 int results_write_trial(const char *out_dir, const cJSON *record, struct err *e)

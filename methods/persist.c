@@ -10,6 +10,7 @@
 
 #include "model/safetensors.h"
 #include "registry.h"
+#include "model/fileio.h"
 
 #define PERSIST_MAX_JSON ((long)1 << 20)
 
@@ -20,18 +21,7 @@ static bool saved(const struct param *p)
 
 static int write_text(const char *path, const char *text, struct err *e)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return ERR_SET(e, ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-    bool ok = fputs(text, f) >= 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return ERR_SET(e, ERR_IO, "cannot write %s: %s", path, strerror(errno));
-    }
-    return ERR_OK;
+    return fileio_write_atomic(path, text, strlen(text), e);
 }
 
 static cJSON *config_json(const struct model *m, const struct method_inst *mi, int n)

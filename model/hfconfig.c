@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "fileio.h"
 
 static const char *const hf_acts[] = {"gelu", "gelu_new", "relu", "swish", "silu", "tanh"};
 static const char *const hf_problems[] = {"", "regression", "single_label_classification",
@@ -656,43 +657,10 @@ static void hf_serialise(FILE *f, const struct bert_config *c)
     fputs("\n}\n", f);
 }
 
-/* Write len bytes to "<path>.tmp", fsync, rename over path; the temporary is removed on error. */
+/* Replace path with buf (model/fileio.c: temporary, fsync, rename). */
 static int hf_write_atomic(const char *path, const char *buf, size_t len, struct err *e)
 {
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + sizeof ".tmp");
-    if (!tmp)
-        return ERR_SET(e, ERR_NOMEM, "%s: out of memory", path);
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp", sizeof ".tmp");
-    int rc = 0;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        rc = ERR_SET(e, ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-        goto out_free;
-    }
-    while (len > 0) {
-        ssize_t k = write(fd, buf, len);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0) {
-            rc = ERR_SET(e, ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
-            break;
-        }
-        buf += k;
-        len -= (size_t)k;
-    }
-    if (!rc && fsync(fd) != 0)
-        rc = ERR_SET(e, ERR_IO, "%s: fsync failed: %s", tmp, strerror(errno));
-    if (close(fd) != 0 && !rc)
-        rc = ERR_SET(e, ERR_IO, "%s: close failed: %s", tmp, strerror(errno));
-    if (!rc && rename(tmp, path) != 0)
-        rc = ERR_SET(e, ERR_IO, "%s: cannot rename %s over it: %s", path, tmp, strerror(errno));
-    if (rc)
-        unlink(tmp);
-out_free:
-    free(tmp);
-    return rc;
+    return fileio_write_atomic(path, buf, len, e);
 }
 
 int hfconfig_write(const struct bert_config *c, const char *path, struct err *e)

@@ -14,6 +14,7 @@
 #include "ops.h"
 #include "rng.h"
 #include "safetensors.h"
+#include "fileio.h"
 
 /* ---- creation ----------------------------------------------------------- */
 
@@ -442,26 +443,21 @@ static int copy_file(const char *src, const char *dst, struct err *e)
     FILE *in = fopen(src, "rb");
     if (!in)
         return ERR_SET(e, ERR_IO, "cannot read %s: %s", src, strerror(errno));
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", dst);
-    FILE *out = fopen(tmp, "wb");
-    if (!out) {
-        fclose(in);
-        return ERR_SET(e, ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-    }
+    struct fileio_atomic a;
+    int rc = fileio_atomic_open(&a, dst, e);
     char buf[65536];
     size_t k;
-    bool ok = true;
-    while ((k = fread(buf, 1, sizeof buf, in)) > 0)
-        ok = ok && fwrite(buf, 1, k, out) == k;
-    ok = ok && !ferror(in) && fflush(out) == 0 && fsync(fileno(out)) == 0;
+    while (!rc && (k = fread(buf, 1, sizeof buf, in)) > 0)
+        rc = fileio_atomic_write(&a, buf, k, e);
+    if (!rc && ferror(in))
+        rc = ERR_SET(e, ERR_IO, "cannot read %s: %s", src, strerror(errno));
     fclose(in);
-    ok = (fclose(out) == 0) && ok;
-    if (!ok || rename(tmp, dst) != 0) {
-        unlink(tmp);
-        return ERR_SET(e, ERR_IO, "cannot write %s: %s", dst, strerror(errno));
+    if (rc) {
+        if (a.fd >= 0)
+            fileio_atomic_abort(&a);
+        return rc;
     }
-    return ERR_OK;
+    return fileio_atomic_commit(&a, e);
 }
 
 int model_save_dir(const struct model *m, const char *dir, bool with_head, const char *vocab_src,

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "mem.h"
+#include "fileio.h"
 
 /* Tensor bytes are read into and written from float arrays without byte swapping. */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -662,39 +663,8 @@ void st_free(struct st_file *f)
 }
 
 /* ---------------------------------------------------------------------------------------------
- * Writing
+ * Writing (through model/fileio.c: temporary, fsync, rename)
  */
-
-static int st_write_all(int fd, const void *buf, size_t n, const char *tmp, struct err *e)
-{
-    const char *p = buf;
-    while (n > 0) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0)
-            return ERR_SET(e, ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
-/* fsync the directory holding path so that the rename itself is durable.  Best effort: the
- * file is already complete and in place, and some filesystems refuse fsync on directories. */
-static void st_sync_dir(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, (size_t)(slash - path) + 1) : strdup(".");
-    if (!dir)
-        return;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    free(dir);
-}
 
 static int st_cmp_cstr(const void *a, const void *b)
 {
@@ -836,9 +806,7 @@ int st_write(const char *path, const struct st_write_tensor *t, size_t n,
              const char *const *meta_kv, size_t n_meta, struct err *e)
 {
     int rc = 0;
-    char *tmp = NULL;
     char *json = NULL;
-    int fd = -1;
     size_t *bytes = calloc(n ? n : 1, sizeof *bytes);
     if (!bytes)
         return ERR_SET(e, ERR_NOMEM, "%s: out of memory", path);
@@ -859,56 +827,25 @@ int st_write(const char *path, const struct st_write_tensor *t, size_t n,
         goto out_free;
     }
 
-    size_t plen = strlen(path);
-    tmp = malloc(plen + sizeof ".tmp");
-    if (!tmp) {
-        rc = ERR_SET(e, ERR_NOMEM, "%s: out of memory", path);
+    struct fileio_atomic fa;
+    if ((rc = fileio_atomic_open(&fa, path, e)))
         goto out_free;
-    }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp", sizeof ".tmp");
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        rc = ERR_SET(e, ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-        goto out_free;
-    }
-
     unsigned char prefix[8];
     for (int i = 0; i < 8; i++)
         prefix[i] = (unsigned char)(hlen >> (8 * i));
     static const char spaces[8] = "        ";
-    rc = st_write_all(fd, prefix, 8, tmp, e);
+    rc = fileio_atomic_write(&fa, prefix, 8, e);
     if (!rc)
-        rc = st_write_all(fd, json, jlen, tmp, e);
+        rc = fileio_atomic_write(&fa, json, jlen, e);
     if (!rc)
-        rc = st_write_all(fd, spaces, pad, tmp, e);
+        rc = fileio_atomic_write(&fa, spaces, pad, e);
     for (size_t i = 0; i < n && !rc; i++)
-        rc = st_write_all(fd, t[i].data, bytes[i], tmp, e);
+        rc = fileio_atomic_write(&fa, t[i].data, bytes[i], e);
     if (rc)
-        goto out_unlink;
-    if (fsync(fd) != 0) {
-        rc = ERR_SET(e, ERR_IO, "%s: fsync failed: %s", tmp, strerror(errno));
-        goto out_unlink;
-    }
-    int close_rc = close(fd);
-    fd = -1;
-    if (close_rc != 0) {
-        rc = ERR_SET(e, ERR_IO, "%s: close failed: %s", tmp, strerror(errno));
-        goto out_unlink;
-    }
-    if (rename(tmp, path) != 0) {
-        rc = ERR_SET(e, ERR_IO, "%s: cannot rename %s over it: %s", path, tmp, strerror(errno));
-        goto out_unlink;
-    }
-    st_sync_dir(path);
-    goto out_free;
-
-out_unlink:
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
+        fileio_atomic_abort(&fa);
+    else
+        rc = fileio_atomic_commit(&fa, e);
 out_free:
-    free(tmp);
     cJSON_free(json);
     free(bytes);
     return rc;
