@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "aggregate.h"
+#include "model/strfmt.h"
 
 void compare_opts_default(struct compare_opts *o)
 {
@@ -57,7 +58,7 @@ static int side_load(struct side *s, const char *path, const char *what, struct 
     size_t o = 0;
     for (size_t k = 0; k < NREQUIRED; k++)
         if (agg_table_col(&s->t, required[k]) < 0)
-            o += (size_t)snprintf(missing + o, o < sizeof missing ? sizeof missing - o : 0, "%s%s",
+            o = str_appendf(missing, sizeof missing, o, "%s%s",
                                   o ? ", " : "", required[k]);
     if (agg_table_col(&s->t, "trial_id") < 0)
         return ERR_SET(e, ERR_FORMAT,

@@ -15,6 +15,7 @@
 #include "aggregate.h"
 #include "methods/hparams.h"
 #include "results.h"
+#include "model/strfmt.h"
 
 extern char **environ;
 
@@ -72,7 +73,7 @@ static void join_list(char *buf, size_t n, const char *const *names, int k)
     size_t o = 0;
     buf[0] = '\0';
     for (int i = 0; i < k && o < n; i++)
-        o += (size_t)snprintf(buf + o, n - o, "%s%s", i ? ", " : "", names[i]);
+        o = str_appendf(buf, n, o, "%s%s", i ? ", " : "", names[i]);
 }
 
 /* "file:line:col: plots[i].field: message" */
@@ -591,9 +592,9 @@ static void refs_text(char *out, size_t n, const struct agg *a, const struct agg
         int c = ref_col(a, s, &refs[i]);
         bool plain = refs[i].label || c < 0 || !agg_is_hparam_col(a->t->cols[c]);
         if (plain)
-            o += (size_t)snprintf(out + o, n - o, "%s%s", o ? " " : "", v[0] ? v : "-");
+            o = str_appendf(out, n, o, "%s%s", o ? " " : "", v[0] ? v : "-");
         else
-            o += (size_t)snprintf(out + o, n - o, "%s%s=%s", o ? " " : "", agg_short_name(a, s, c),
+            o = str_appendf(out, n, o, "%s%s=%s", o ? " " : "", agg_short_name(a, s, c),
                                   v[0] ? v : "default");
     }
 }

@@ -35,6 +35,7 @@
 #include "tasks/wordnet.h"
 #include "timer.h"
 #include "train.h"
+#include "model/strfmt.h"
 
 #define PRETRAIN_FORMAT           "peftbench-pretrain v1" /* bump when a build's result changes */
 #define PRETRAIN_MAX_CORPUS_BYTES ((long long)4 << 30)
@@ -207,7 +208,7 @@ static int unknown_key(struct err *e, const struct ynode *k, const char *what,
     size_t o = 0;
     list[0] = '\0';
     for (int i = 0; i < n && o < sizeof list; i++)
-        o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", i ? ", " : "", valid[i]);
+        o = str_appendf(list, sizeof list, o, "%s%s", i ? ", " : "", valid[i]);
     const char *guess = hp_did_you_mean(k->text, valid, n);
     if (guess)
         return nfail(e, ERR_CONFIG, k,
@@ -1557,7 +1558,7 @@ int pretrain_builtin(const char *name, char *dir, size_t n, FILE *out, struct er
         while (d && (de = readdir(d))) {
             size_t l = strlen(de->d_name);
             if (l > 5 && strcmp(de->d_name + l - 5, ".yaml") == 0 && o < sizeof list)
-                o += (size_t)snprintf(list + o, sizeof list - o, "%s%.*s", o ? ", " : "",
+                o = str_appendf(list, sizeof list, o, "%s%.*s", o ? ", " : "",
                                       (int)(l - 5), de->d_name);
         }
         if (d)

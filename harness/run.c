@@ -25,6 +25,7 @@
 #include "tasks/tsv.h"
 #include "timer.h"
 #include "train.h"
+#include "model/strfmt.h"
 
 #define DATA_CACHE 8
 
@@ -683,7 +684,7 @@ static void hp_summary(const struct trial *t, char *buf, size_t n)
                 continue;
             char v[128];
             hp_format(&t->m[i].hp, h, v, sizeof v);
-            o += (size_t)snprintf(buf + o, o < n ? n - o : 0, "%s%s=%s", o ? " " : "",
+            o = str_appendf(buf, n, o, "%s%s=%s", o ? " " : "",
                                   t->m[i].hp.defs[h].name, v);
         }
     if (!buf[0])

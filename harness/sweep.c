@@ -22,6 +22,7 @@
 #include "harness/yaml.h"
 #include "methods/registry.h"
 #include "tasks/task.h"
+#include "model/strfmt.h"
 
 /* ---- messages ------------------------------------------------------------ */
 
@@ -48,7 +49,7 @@ static const char *join_names(const char *const *names, int n, char *buf, size_t
     size_t o = 0;
     buf[0] = '\0';
     for (int i = 0; i < n && o < size; i++)
-        o += (size_t)snprintf(buf + o, size - o, "%s%s", i ? ", " : "", names[i]);
+        o = str_appendf(buf, size, o, "%s%s", i ? ", " : "", names[i]);
     return buf;
 }
 
@@ -422,7 +423,7 @@ static const char *block_label(const struct block *b, char *buf, size_t size)
     size_t o = 0;
     buf[0] = '\0';
     for (int m = 0; m < b->nm && o < size; m++)
-        o += (size_t)snprintf(buf + o, size - o, "%s%s", m ? "+" : "", b->ops[m]->name);
+        o = str_appendf(buf, size, o, "%s%s", m ? "+" : "", b->ops[m]->name);
     return buf;
 }
 
@@ -618,7 +619,7 @@ static int resolve_hp(const struct block *b, const struct ynode *k, int *m, int 
             int i = hp_find(b->ops[mm], dot + 1);
             if (i < 0) {
                 const struct method_ops *o = b->ops[mm];
-                const char *names[HP_MAX];
+                const char *names[HP_MAX] = {0};
                 int n = o->nhps < HP_MAX ? o->nhps : HP_MAX;
                 for (int j = 0; j < n; j++)
                     names[j] = o->hps[j].name;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <yaml.h>
+#include "model/strfmt.h"
 
 #define OVERRIDE_MAX_SEGMENTS 16
 
@@ -854,8 +855,7 @@ static int load_rec(struct ynode **out, const char *path, const struct ynode *fr
             char chain[ERR_MSG_MAX] = "";
             size_t o = 0;
             for (int k = i; k < st->n; k++)
-                o += (size_t)snprintf(chain + o, o < sizeof chain ? sizeof chain - o : 0,
-                                      "%.100s -> ", st->shown[k]);
+                o = str_appendf(chain, sizeof chain, o, "%.100s -> ", st->shown[k]);
             free(real);
             return ERR_SET(e, ERR_CONFIG, "%s: include cycle: %s%.100s", fw ? fw : path, chain,
                            path);
@@ -981,13 +981,13 @@ static int override_set(struct ynode *node, char **seg, int nseg, struct ynode *
             for (; j > i && hit < 0; j--) {
                 size_t o = 0;
                 for (int k = i; k < j; k++)
-                    o += (size_t)snprintf(key + o, o < sizeof key ? sizeof key - o : 0, "%s%s",
+                    o = str_appendf(key, sizeof key, o, "%s%s",
                                           k > i ? "." : "", seg[k]);
                 hit = map_index(node, key);
             }
             if (hit >= 0) {
                 j++; /* the loop decremented past the match */
-                po += (size_t)snprintf(path + po, po < sizeof path ? sizeof path - po : 0, "%s%s",
+                po = str_appendf(path, sizeof path, po, "%s%s",
                                        po ? "." : "", key);
                 if (j == nseg) {
                     ynode_free(node->items[hit]);
@@ -1009,7 +1009,7 @@ static int override_set(struct ynode *node, char **seg, int nseg, struct ynode *
             }
             if (v == val)
                 return 0;
-            po += (size_t)snprintf(path + po, po < sizeof path ? sizeof path - po : 0, "%s%s",
+            po = str_appendf(path, sizeof path, po, "%s%s",
                                    po ? "." : "", seg[i]);
             node = v;
             i++;
@@ -1024,7 +1024,7 @@ static int override_set(struct ynode *node, char **seg, int nseg, struct ynode *
                 return rc;
             }
             size_t idx = (size_t)atol(seg[i]);
-            po += (size_t)snprintf(path + po, po < sizeof path ? sizeof path - po : 0, "%s%s",
+            po = str_appendf(path, sizeof path, po, "%s%s",
                                    po ? "." : "", seg[i]);
             if (idx < node->n && i == nseg - 1) {
                 ynode_free(node->items[idx]);

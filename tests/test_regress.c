@@ -135,6 +135,32 @@ static void gen_fill(struct gen *g, char c, size_t len)
 /* fuzz_tsv, input "\x13\n": a JSONL file task whose train file has no record.  make_labels
  * called memcpy(tmp, NULL, 0) (undefined behaviour, UBSan "null pointer passed as argument
  * 2"); it must be the clean "no label values" error. */
+/* fuzz_sweep: an override whose dotted key joins to more than the path buffer.  The key and
+ * path builders added snprintf's would-be length unchecked and formed pointers past the
+ * 512-byte buffer (UBSan: index 581 out of bounds).  Now the text saturates and the override
+ * is applied or refused cleanly. */
+START_TEST(fuzz_override_long_dotted_key)
+{
+    struct ynode *root = NULL;
+    struct err e = {0};
+    const char *doc = "train: {lr: 1}\n";
+    ck_assert_int_eq(ynode_parse_string(&root, doc, strlen(doc), "s.yaml", &e), 0);
+    struct gen g = {0};
+    gen_str(&g, "train.");
+    for (int i = 0; i < 60; i++)
+        gen_str(&g, "segment_xx.");
+    gen_str(&g, "lr=2");
+    int rc = ynode_apply_override(&root, g.p, &e); /* creates the nested maps, or refuses */
+    ck_assert_msg(rc == 0 || e.msg[0], "rc %d without a message", rc);
+    ck_assert_uint_lt(strlen(e.msg), sizeof e.msg);
+    /* the same key again walks the existing long path (the found-key branch) */
+    rc = ynode_apply_override(&root, g.p, &e);
+    ck_assert_msg(rc == 0 || e.msg[0], "rc %d without a message", rc);
+    free(g.p);
+    ynode_free(root);
+}
+END_TEST
+
 START_TEST(fuzz_filetask_empty_train)
 {
     const char *path = put_str("in.data", "\n");
@@ -746,6 +772,7 @@ Suite *regress_suite(void)
     tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, fuzz_filetask_empty_train);
+    tcase_add_test(tc, fuzz_override_long_dotted_key);
     tcase_add_test(tc, review_long_set_value_keeps_every_choice);
     tcase_add_test(tc, review_negative_classifier_dropout);
     tcase_add_test(tc, review_results_rebuild_linear);
