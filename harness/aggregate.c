@@ -9,86 +9,6 @@
 #include "results.h"
 #include "tasks/tsv.h"
 
-/* ---- text buffer ------------------------------------------------------------------ */
-
-void agg_buf_put(struct agg_buf *b, const char *s, size_t len)
-{
-    if (b->oom)
-        return;
-    if (b->n + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->n + len + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, len);
-    b->n += len;
-    b->p[b->n] = '\0';
-}
-
-void agg_buf_str(struct agg_buf *b, const char *s)
-{
-    agg_buf_put(b, s, strlen(s));
-}
-
-void agg_buf_printf(struct agg_buf *b, const char *fmt, ...)
-{
-    char small[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(small, sizeof small, fmt, ap);
-    va_end(ap);
-    if (k < 0)
-        return;
-    if ((size_t)k < sizeof small) {
-        agg_buf_put(b, small, (size_t)k);
-        return;
-    }
-    char *big = malloc((size_t)k + 1);
-    if (!big) {
-        b->oom = true;
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)k + 1, fmt, ap);
-    va_end(ap);
-    agg_buf_put(b, big, (size_t)k);
-    free(big);
-}
-
-void agg_buf_csv(struct agg_buf *b, const char *s)
-{
-    if (!strpbrk(s, ",\"\r\n")) {
-        agg_buf_str(b, s);
-        return;
-    }
-    agg_buf_put(b, "\"", 1);
-    for (const char *p = s; *p; p++) {
-        if (*p == '"')
-            agg_buf_put(b, "\"", 1);
-        agg_buf_put(b, p, 1);
-    }
-    agg_buf_put(b, "\"", 1);
-}
-
-void agg_buf_num(struct agg_buf *b, double v)
-{
-    if (isfinite(v))
-        agg_buf_printf(b, "%.9g", v);
-}
-
-void agg_buf_free(struct agg_buf *b)
-{
-    free(b->p);
-    memset(b, 0, sizeof *b);
-}
-
 /* ---- table ------------------------------------------------------------------------ */
 
 bool agg_parse_num(const char *s, double *v)
@@ -484,18 +404,18 @@ static int find_varying(struct agg *a, struct err *e)
 
 static int make_label(struct agg *a, struct agg_setting *s, size_t i, struct err *e)
 {
-    struct agg_buf b = {0};
-    agg_buf_str(&b, agg_table_cell(a->t, s->row, a->col_method));
+    struct strbuf b = {0};
+    strbuf_str(&b, agg_table_cell(a->t, s->row, a->col_method));
     for (int k = 0; k < a->nkeys; k++) {
         int c = a->keys[k];
         if (c == a->col_task || c == a->col_method ||
             !a->varies[i * (size_t)a->t->ncols + (size_t)c])
             continue;
         const char *v = agg_table_cell(a->t, s->row, c);
-        agg_buf_printf(&b, " %s=%s", agg_short_name(a, s, c), v[0] ? v : "default");
+        strbuf_printf(&b, " %s=%s", agg_short_name(a, s, c), v[0] ? v : "default");
     }
     if (b.oom) {
-        agg_buf_free(&b);
+        strbuf_free(&b);
         return ERR_SET(e, ERR_NOMEM, "out of memory aggregating %s", a->t->path);
     }
     s->label = b.p;
@@ -550,53 +470,53 @@ int agg_build(struct agg *a, const struct agg_table *t, struct err *e)
 
 /* ---- summary.csv ------------------------------------------------------------------ */
 
-static void summary_seeds(struct agg_buf *b, const struct agg *a, const struct agg_setting *s)
+static void summary_seeds(struct strbuf *b, const struct agg *a, const struct agg_setting *s)
 {
-    struct agg_buf seeds = {0};
+    struct strbuf seeds = {0};
     for (size_t i = 0; i < s->nrows; i++)
-        agg_buf_printf(&seeds, "%s%s", i ? ";" : "", agg_table_cell(a->t, s->rows[i], a->col_seed));
-    agg_buf_csv(b, seeds.p ? seeds.p : "");
+        strbuf_printf(&seeds, "%s%s", i ? ";" : "", agg_table_cell(a->t, s->rows[i], a->col_seed));
+    strbuf_csv(b, seeds.p ? seeds.p : "");
     b->oom |= seeds.oom;
-    agg_buf_free(&seeds);
+    strbuf_free(&seeds);
 }
 
 int agg_write_summary(const struct agg *a, const char *path, struct err *e)
 {
-    struct agg_buf b = {0};
-    agg_buf_str(&b, "setting");
+    struct strbuf b = {0};
+    strbuf_str(&b, "setting");
     for (int k = 0; k < a->nkeys; k++) {
-        agg_buf_str(&b, ",");
-        agg_buf_csv(&b, a->t->cols[a->keys[k]]);
+        strbuf_str(&b, ",");
+        strbuf_csv(&b, a->t->cols[a->keys[k]]);
     }
-    agg_buf_str(&b, ",primary_metric,n,n_diverged,n_failed,seeds");
+    strbuf_str(&b, ",primary_metric,n,n_diverged,n_failed,seeds");
     static const char *const stat_names[] = {"mean", "std", "min", "max"};
     for (int m = 0; m < a->nmeasures; m++)
         for (int k = 0; k < 4; k++)
-            agg_buf_printf(&b, ",%s_%s", a->t->cols[a->measures[m]], stat_names[k]);
-    agg_buf_str(&b, "\n");
+            strbuf_printf(&b, ",%s_%s", a->t->cols[a->measures[m]], stat_names[k]);
+    strbuf_str(&b, "\n");
     for (size_t i = 0; i < a->n; i++) {
         const struct agg_setting *s = &a->s[i];
-        agg_buf_csv(&b, s->label);
+        strbuf_csv(&b, s->label);
         for (int k = 0; k < a->nkeys; k++) {
-            agg_buf_str(&b, ",");
-            agg_buf_csv(&b, agg_table_cell(a->t, s->row, a->keys[k]));
+            strbuf_str(&b, ",");
+            strbuf_csv(&b, agg_table_cell(a->t, s->row, a->keys[k]));
         }
-        agg_buf_str(&b, ",");
-        agg_buf_csv(&b, agg_table_cell(a->t, s->row, a->col_metric));
-        agg_buf_printf(&b, ",%d,%d,%d,", s->n_ok, s->n_diverged, s->n_failed);
+        strbuf_str(&b, ",");
+        strbuf_csv(&b, agg_table_cell(a->t, s->row, a->col_metric));
+        strbuf_printf(&b, ",%d,%d,%d,", s->n_ok, s->n_diverged, s->n_failed);
         summary_seeds(&b, a, s);
         for (int m = 0; m < a->nmeasures; m++) {
             const struct agg_stat *st = &s->stats[m];
             const double v[4] = {st->mean, st->std, st->min, st->max};
             for (int k = 0; k < 4; k++) {
-                agg_buf_str(&b, ",");
-                agg_buf_num(&b, v[k]);
+                strbuf_str(&b, ",");
+                strbuf_num(&b, v[k]);
             }
         }
-        agg_buf_str(&b, "\n");
+        strbuf_str(&b, "\n");
     }
     int rc = b.oom ? ERR_SET(e, ERR_NOMEM, "out of memory writing %s", path)
                    : results_write_atomic(path, b.p, b.n, e);
-    agg_buf_free(&b);
+    strbuf_free(&b);
     return rc;
 }

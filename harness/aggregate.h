@@ -29,6 +29,7 @@
 #include <stddef.h>
 
 #include "model/err.h"
+#include "strbuf.h"
 
 /* ---- results.csv as a table of text cells ------------------------------------- */
 
@@ -122,21 +123,5 @@ const char *agg_short_name(const struct agg *a, const struct agg_setting *s, int
 /* Write summary.csv (layout above) to path, atomically. */
 int agg_write_summary(const struct agg *a, const char *path, struct err *e);
 
-/* ---- a growable text buffer (shared by the plots, report and compare writers) ---- */
-
-struct agg_buf {
-    char *p; /* owned: NUL-terminated text */
-    size_t n, cap;
-    bool oom; /* an allocation failed: the text is incomplete */
-};
-
-void agg_buf_put(struct agg_buf *b, const char *s, size_t len);
-void agg_buf_str(struct agg_buf *b, const char *s);
-void agg_buf_printf(struct agg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* One CSV field, RFC 4180-quoted when it holds a comma, quote or line break. */
-void agg_buf_csv(struct agg_buf *b, const char *s);
-/* A number as %.9g, or nothing for NaN/Inf (an empty CSV cell). */
-void agg_buf_num(struct agg_buf *b, double v);
-void agg_buf_free(struct agg_buf *b);
 
 #endif

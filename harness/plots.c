@@ -612,7 +612,7 @@ struct figctx {
     char plots_dir[4096];
     const struct agg *a;
     const struct plots_opts *o;
-    struct agg_buf manifest;      /* figures.tsv */
+    struct strbuf manifest;      /* figures.tsv */
     char (*names)[PLOT_NAME_MAX]; /* owned: written figure names */
     int nnames, cap;
 };
@@ -633,27 +633,27 @@ static void warnf(const struct figctx *fx, const char *fmt, ...)
 }
 
 /* A gnuplot single-quoted string: ' doubled, line breaks as spaces. */
-static void gp_str(struct agg_buf *b, const char *s)
+static void gp_str(struct strbuf *b, const char *s)
 {
-    agg_buf_str(b, "'");
+    strbuf_str(b, "'");
     for (const char *p = s; *p; p++) {
         if (*p == '\'')
-            agg_buf_str(b, "''");
+            strbuf_str(b, "''");
         else if (*p == '\n' || *p == '\r' || *p == '\t')
-            agg_buf_str(b, " ");
+            strbuf_str(b, " ");
         else
-            agg_buf_put(b, p, 1);
+            strbuf_put(b, p, 1);
     }
-    agg_buf_str(b, "'");
+    strbuf_str(b, "'");
 }
 
 /* A quoted string field of a gnuplot data file (no escapes there: " becomes '). */
-static void dat_str(struct agg_buf *b, const char *s)
+static void dat_str(struct strbuf *b, const char *s)
 {
-    agg_buf_str(b, "\"");
+    strbuf_str(b, "\"");
     for (const char *p = s; *p; p++)
-        agg_buf_put(b, *p == '"' ? "'" : (*p == '\n' || *p == '\r' || *p == '\t') ? " " : p, 1);
-    agg_buf_str(b, "\"");
+        strbuf_put(b, *p == '"' ? "'" : (*p == '\n' || *p == '\r' || *p == '\t') ? " " : p, 1);
+    strbuf_str(b, "\"");
 }
 
 static bool is_bytes(const char *col)
@@ -723,9 +723,9 @@ static const char *errors_caption(enum plot_errors m)
 }
 
 /* Script header: both terminals are set by the script itself so that it runs standalone. */
-static void script_begin(struct agg_buf *b, const char *name, const char *title)
+static void script_begin(struct strbuf *b, const char *name, const char *title)
 {
-    agg_buf_printf(b,
+    strbuf_printf(b,
                    "# peftbench figure %s: %s\n"
                    "# Data: %s.dat (aggregated by peftbench; see its header for the columns).\n"
                    "# Restyle freely, then regenerate from this directory: gnuplot %s.gp\n"
@@ -737,9 +737,9 @@ static void script_begin(struct agg_buf *b, const char *name, const char *title)
                    "}\n"
                    "set output '%s.png'\n",
                    name, title, name, name, FIG_W, FIG_H, FIG_W, FIG_H, name);
-    agg_buf_str(b, "set title ");
+    strbuf_str(b, "set title ");
     gp_str(b, title);
-    agg_buf_str(b, "\nset grid\nset key outside right top\nset border 3\nset tics nomirror\n");
+    strbuf_str(b, "\nset grid\nset key outside right top\nset border 3\nset tics nomirror\n");
     /* Twelve series styles that differ in colour and marker: a sweep of every method has 11
      * series, and gnuplot's default 8 colours would repeat within one figure. */
     static const char *const colours[12] = {"#0072b2", "#e69f00", "#009e73", "#d55e00",
@@ -747,14 +747,14 @@ static void script_begin(struct agg_buf *b, const char *name, const char *title)
                                             "#8c564b", "#7f3c8d", "#3969ac", "#e73f74"};
     static const int points[4] = {7, 5, 9, 13};
     for (int k = 0; k < 12; k++)
-        agg_buf_printf(b, "set linetype %d lc rgb '%s' pt %d\n", k + 1, colours[k],
+        strbuf_printf(b, "set linetype %d lc rgb '%s' pt %d\n", k + 1, colours[k],
                        points[k % 4]);
-    agg_buf_str(b, "set linetype cycle 12\n");
+    strbuf_str(b, "set linetype cycle 12\n");
 }
 
-static void script_end(struct agg_buf *b, const char *name)
+static void script_end(struct strbuf *b, const char *name)
 {
-    agg_buf_printf(b,
+    strbuf_printf(b,
                    "set terminal svg size %d,%d noenhanced font 'sans,10' background '#ffffff'\n"
                    "set output '%s.svg'\n"
                    "replot\n"
@@ -769,15 +769,15 @@ static void fig_title(char *out, size_t n, const char *lead, const char *given, 
     text_fmt(out, n, "%s%s%s", lead, lead[0] ? ": " : "", t);
 }
 
-static void label_cmd(struct agg_buf *b, const char *axis, const char *text)
+static void label_cmd(struct strbuf *b, const char *axis, const char *text)
 {
-    agg_buf_printf(b, "set %slabel ", axis);
+    strbuf_printf(b, "set %slabel ", axis);
     gp_str(b, text);
-    agg_buf_str(b, "\n");
+    strbuf_str(b, "\n");
 }
 
-static int write_pair(struct figctx *fx, const char *name, const char *title, struct agg_buf *dat,
-                      struct agg_buf *gp, struct err *e)
+static int write_pair(struct figctx *fx, const char *name, const char *title, struct strbuf *dat,
+                      struct strbuf *gp, struct err *e)
 {
     if (dat->oom || gp->oom)
         return ERR_SET(e, ERR_NOMEM, "out of memory writing figure %s", name);
@@ -797,10 +797,10 @@ static int write_pair(struct figctx *fx, const char *name, const char *title, st
         fx->cap = cap;
     }
     snprintf(fx->names[fx->nnames++], PLOT_NAME_MAX, "%s", name);
-    agg_buf_printf(&fx->manifest, "%s\t", name);
+    strbuf_printf(&fx->manifest, "%s\t", name);
     for (const char *p = title; *p; p++)
-        agg_buf_put(&fx->manifest, (*p == '\t' || *p == '\n') ? " " : p, 1);
-    agg_buf_str(&fx->manifest, "\n");
+        strbuf_put(&fx->manifest, (*p == '\t' || *p == '\n') ? " " : p, 1);
+    strbuf_str(&fx->manifest, "\n");
     return ERR_OK;
 }
 
@@ -891,7 +891,7 @@ static int write_line(struct figctx *fx, const struct plot_spec *sp, const struc
     double scale = is_bytes(y->name) ? 1.0 / 1048576.0 : 1.0;
     struct point *pt = calloc(nsel ? nsel : 1, sizeof *pt);
     struct strset series = {0}, cats = {0};
-    struct agg_buf dat = {0}, gp = {0};
+    struct strbuf dat = {0}, gp = {0};
     int rc = ERR_OK;
     if (!pt)
         return ERR_SET(e, ERR_NOMEM, "out of memory");
@@ -972,7 +972,7 @@ static int write_line(struct figctx *fx, const struct plot_spec *sp, const struc
     text_fmt(dflt, sizeof dflt, "%s vs %s", yname, xname);
     fig_title(title, sizeof title, lead, sp->title, dflt);
 
-    agg_buf_printf(&dat,
+    strbuf_printf(&dat,
                    "# peftbench figure %s: %s\n"
                    "# y = %s, mean over seeds (%s); x = %s%s\n"
                    "# columns: x y_mean y_low y_high n x_text setting\n"
@@ -983,55 +983,55 @@ static int write_line(struct figctx *fx, const struct plot_spec *sp, const struc
     for (size_t i = 0; i < np; i++) {
         const struct point *p = &pt[i];
         if (p->series != cur) {
-            agg_buf_printf(&dat, "%s# series %d: %s\n", cur >= 0 ? "\n\n" : "", p->series,
+            strbuf_printf(&dat, "%s# series %d: %s\n", cur >= 0 ? "\n\n" : "", p->series,
                            series.v[p->series]);
             cur = p->series;
         }
-        agg_buf_printf(&dat, "%.9g %.9g %.9g %.9g %d ", p->x, p->y, p->lo, p->hi, p->n);
+        strbuf_printf(&dat, "%.9g %.9g %.9g %.9g %d ", p->x, p->y, p->lo, p->hi, p->n);
         dat_str(&dat, numeric ? (p->xtext[0] ? p->xtext : "") : cats.v[(int)p->x]);
-        agg_buf_str(&dat, " ");
+        strbuf_str(&dat, " ");
         dat_str(&dat, a->s[p->s].label);
-        agg_buf_str(&dat, "\n");
+        strbuf_str(&dat, "\n");
     }
 
     script_begin(&gp, name, title);
     label_cmd(&gp, "x", xl);
     label_cmd(&gp, "y", yl);
     if (logx)
-        agg_buf_printf(&gp, "set logscale x %d\n", all_pow2(pt, np) ? 2 : 10);
+        strbuf_printf(&gp, "set logscale x %d\n", all_pow2(pt, np) ? 2 : 10);
     if (sp->logy == 1)
-        agg_buf_str(&gp, "set logscale y\n");
+        strbuf_str(&gp, "set logscale y\n");
     if (!numeric) {
-        agg_buf_str(&gp, "set xtics (");
+        strbuf_str(&gp, "set xtics (");
         for (int c = 0; c < cats.n; c++) {
-            agg_buf_str(&gp, c ? ", " : "");
+            strbuf_str(&gp, c ? ", " : "");
             gp_str(&gp, cats.v[c]);
-            agg_buf_printf(&gp, " %d", c);
+            strbuf_printf(&gp, " %d", c);
         }
-        agg_buf_printf(&gp, ") rotate by -30\nset xrange [-0.5:%d.5]\n", cats.n - 1);
+        strbuf_printf(&gp, ") rotate by -30\nset xrange [-0.5:%d.5]\n", cats.n - 1);
     } else {
-        agg_buf_str(&gp, "set offsets graph 0.03, graph 0.03, graph 0.05, graph 0.05\n");
+        strbuf_str(&gp, "set offsets graph 0.03, graph 0.03, graph 0.05, graph 0.05\n");
     }
-    agg_buf_printf(&gp, "set label 1 '%s' at screen 0.01, screen 0.02 font ',8'\n",
+    strbuf_printf(&gp, "set label 1 '%s' at screen 0.01, screen 0.02 font ',8'\n",
                    errors_caption(sp->errors));
     bool bars = sp->errors != PLOT_ERRORS_NONE;
     const char *with = sp->type == PLOT_SCATTER ? (bars ? "yerrorbars" : "points")
                                                 : (bars ? "yerrorlines" : "linespoints");
-    agg_buf_str(&gp, "plot ");
+    strbuf_str(&gp, "plot ");
     for (int k = 0; k < series.n; k++) {
-        agg_buf_printf(&gp, "%s'%s.dat' index %d using 1:2%s with %s lw 1.5 ps 0.9 title ",
+        strbuf_printf(&gp, "%s'%s.dat' index %d using 1:2%s with %s lw 1.5 ps 0.9 title ",
                        k ? ", \\\n     " : "", name, k, bars ? ":3:4" : "", with);
         gp_str(&gp, series.v[k]);
     }
-    agg_buf_str(&gp, "\n");
+    strbuf_str(&gp, "\n");
     script_end(&gp, name);
     rc = write_pair(fx, name, title, &dat, &gp, e);
 out:
     free(pt);
     strset_free(&series);
     strset_free(&cats);
-    agg_buf_free(&dat);
-    agg_buf_free(&gp);
+    strbuf_free(&dat);
+    strbuf_free(&gp);
     return rc;
 }
 
@@ -1073,14 +1073,14 @@ static int write_bar(struct figctx *fx, const struct plot_spec *sp, const struct
         measure_label(yl, sizeof yl, a, sel, nsel, rv->y[0].name);
     fig_title(title, sizeof title, lead, sp->title, yl);
 
-    struct agg_buf dat = {0}, gp = {0};
-    agg_buf_printf(&dat, "# peftbench figure %s: %s\n# one row per setting, mean over seeds%s\n",
+    struct strbuf dat = {0}, gp = {0};
+    strbuf_printf(&dat, "# peftbench figure %s: %s\n# one row per setting, mean over seeds%s\n",
                    name, title, stacked ? "" : " with error-bar ends");
-    agg_buf_str(&dat, "# columns: setting");
+    strbuf_str(&dat, "# columns: setting");
     for (int k = 0; k < rv->ny; k++)
-        agg_buf_printf(&dat, stacked ? " %s" : " %s_mean %s_low %s_high", rv->y[k].name,
+        strbuf_printf(&dat, stacked ? " %s" : " %s_mean %s_low %s_high", rv->y[k].name,
                        rv->y[k].name, rv->y[k].name);
-    agg_buf_printf(&dat, "%s n%s\n", peak >= 0 ? " mem_peak_total" : "",
+    strbuf_printf(&dat, "%s n%s\n", peak >= 0 ? " mem_peak_total" : "",
                    bytes ? " (bytes shown in MiB)" : "");
     int nbars = 0;
     double ytop = 0.0; /* highest bar, stack or error-bar end: gnuplot's autoscale misses them */
@@ -1101,15 +1101,15 @@ static int write_bar(struct figctx *fx, const struct plot_spec *sp, const struct
             stack += y;
             ytop = fmax(ytop, stacked ? stack : fmax(y, hi));
             if (stacked)
-                agg_buf_printf(&dat, " %.9g", y);
+                strbuf_printf(&dat, " %.9g", y);
             else
-                agg_buf_printf(&dat, " %.9g %.9g %.9g", y, lo, hi);
+                strbuf_printf(&dat, " %.9g %.9g %.9g", y, lo, hi);
         }
         if (peak >= 0) {
-            agg_buf_printf(&dat, " %.9g", s->stats[peak].mean * scale);
+            strbuf_printf(&dat, " %.9g", s->stats[peak].mean * scale);
             ytop = fmax(ytop, s->stats[peak].mean * scale);
         }
-        agg_buf_printf(&dat, " %d\n", s->n_ok);
+        strbuf_printf(&dat, " %d\n", s->n_ok);
         nbars++;
     }
     int rc = ERR_OK;
@@ -1119,48 +1119,48 @@ static int write_bar(struct figctx *fx, const struct plot_spec *sp, const struct
     }
     script_begin(&gp, name, title);
     label_cmd(&gp, "y", yl);
-    agg_buf_str(&gp, "set style data histograms\n");
+    strbuf_str(&gp, "set style data histograms\n");
     bool bars = !stacked && sp->errors != PLOT_ERRORS_NONE;
     if (stacked)
-        agg_buf_str(&gp, "set style histogram rowstacked\n");
+        strbuf_str(&gp, "set style histogram rowstacked\n");
     else if (bars)
-        agg_buf_str(&gp, "set style histogram errorbars gap 1 lw 1\n");
+        strbuf_str(&gp, "set style histogram errorbars gap 1 lw 1\n");
     else
-        agg_buf_str(&gp, "set style histogram clustered gap 1\n");
-    agg_buf_str(&gp, "set style fill solid 0.7 border -1\nset boxwidth 0.75\n"
+        strbuf_str(&gp, "set style histogram clustered gap 1\n");
+    strbuf_str(&gp, "set style fill solid 0.7 border -1\nset boxwidth 0.75\n"
                      "set xtics rotate by -35 scale 0\nset grid noxtics\n");
     if (sp->logy == 1)
-        agg_buf_str(&gp, "set logscale y\n");
+        strbuf_str(&gp, "set logscale y\n");
     else if (ytop > 0 && isfinite(ytop))
-        agg_buf_printf(&gp, "set yrange [0:%.6g]\n", ytop * 1.08);
+        strbuf_printf(&gp, "set yrange [0:%.6g]\n", ytop * 1.08);
     else
-        agg_buf_str(&gp, "set yrange [0:*]\n");
+        strbuf_str(&gp, "set yrange [0:*]\n");
     if (bars)
-        agg_buf_printf(&gp, "set label 1 '%s' at screen 0.01, screen 0.02 font ',8'\n",
+        strbuf_printf(&gp, "set label 1 '%s' at screen 0.01, screen 0.02 font ',8'\n",
                        errors_caption(sp->errors));
     if (!stacked)
-        agg_buf_str(&gp, "set key off\n");
-    agg_buf_str(&gp, "plot ");
+        strbuf_str(&gp, "set key off\n");
+    strbuf_str(&gp, "plot ");
     for (int k = 0; k < rv->ny; k++) {
         int c = 2 + (stacked ? k : 3 * k);
-        agg_buf_printf(&gp, "%s'%s.dat' using %d", k ? ", \\\n     " : "", name, c);
+        strbuf_printf(&gp, "%s'%s.dat' using %d", k ? ", \\\n     " : "", name, c);
         if (bars)
-            agg_buf_printf(&gp, ":%d:%d", c + 1, c + 2);
-        agg_buf_str(&gp, k == 0 ? ":xtic(1) title " : " title ");
+            strbuf_printf(&gp, ":%d:%d", c + 1, c + 2);
+        strbuf_str(&gp, k == 0 ? ":xtic(1) title " : " title ");
         const char *yn = rv->y[k].name;
         gp_str(&gp, strncmp(yn, "mem_", 4) == 0 && stacked ? yn + 4 : yn);
     }
     if (peak >= 0)
-        agg_buf_printf(&gp,
+        strbuf_printf(&gp,
                        ", \\\n     '%s.dat' using 0:%d with points pt 7 ps 1.2 lc "
                        "'black' title 'accountant peak (simultaneous)'",
                        name, 2 + rv->ny);
-    agg_buf_str(&gp, "\n");
+    strbuf_str(&gp, "\n");
     script_end(&gp, name);
     rc = write_pair(fx, name, title, &dat, &gp, e);
 out:
-    agg_buf_free(&dat);
-    agg_buf_free(&gp);
+    strbuf_free(&dat);
+    strbuf_free(&gp);
     return rc;
 }
 
@@ -1237,7 +1237,7 @@ static int write_curve(struct figctx *fx, const struct plot_spec *sp, const stru
     struct strset series = {0};
     size_t *best = calloc(nsel + 1, sizeof *best);
     int *nin = calloc(nsel + 1, sizeof *nin);
-    struct agg_buf dat = {0}, gp = {0};
+    struct strbuf dat = {0}, gp = {0};
     int rc = ERR_OK;
     if (!best || !nin) {
         rc = ERR_SET(e, ERR_NOMEM, "out of memory");
@@ -1265,7 +1265,7 @@ static int write_curve(struct figctx *fx, const struct plot_spec *sp, const stru
     char dflt[PLOT_TEXT_MAX * 2];
     snprintf(dflt, sizeof dflt, "%s per epoch (best setting of each series)", yl);
     fig_title(title, sizeof title, lead, sp->title, dflt);
-    agg_buf_printf(&dat,
+    strbuf_printf(&dat,
                    "# peftbench figure %s: %s\n"
                    "# %s per epoch from trials/*.json, mean over seeds (%s)\n"
                    "# columns: epoch mean low high n\n"
@@ -1288,7 +1288,7 @@ static int write_curve(struct figctx *fx, const struct plot_spec *sp, const stru
         else
             snprintf(t, sizeof t, "%s", series.v[k]);
         strset_add(&titles, t);
-        agg_buf_printf(&dat, "%s# series %d: %s\n", nblocks ? "\n\n" : "", nblocks, t);
+        strbuf_printf(&dat, "%s# series %d: %s\n", nblocks ? "\n\n" : "", nblocks, t);
         double *col = malloc(nr * sizeof *col);
         for (int ep = 0; col && ep < maxe; ep++) {
             for (size_t r = 0; r < nr; r++)
@@ -1299,7 +1299,7 @@ static int write_curve(struct figctx *fx, const struct plot_spec *sp, const stru
                 continue;
             double y, lo, hi;
             stat_bars(&st, sp->errors, 1.0, &y, &lo, &hi);
-            agg_buf_printf(&dat, "%d %.9g %.9g %.9g %d\n", ep + 1, y, lo, hi, st.n);
+            strbuf_printf(&dat, "%d %.9g %.9g %.9g %d\n", ep + 1, y, lo, hi, st.n);
         }
         if (!col)
             rc = ERR_SET(e, ERR_NOMEM, "out of memory");
@@ -1317,21 +1317,21 @@ static int write_curve(struct figctx *fx, const struct plot_spec *sp, const stru
         label_cmd(&gp, "x", "epoch");
         label_cmd(&gp, "y", yl);
         if (maxall <= 20)
-            agg_buf_str(&gp, "set xtics 1\n");
-        agg_buf_str(&gp, "set offsets graph 0.03, graph 0.03, graph 0.05, graph 0.05\n");
+            strbuf_str(&gp, "set xtics 1\n");
+        strbuf_str(&gp, "set offsets graph 0.03, graph 0.03, graph 0.05, graph 0.05\n");
         if (sp->logy == 1)
-            agg_buf_str(&gp, "set logscale y\n");
-        agg_buf_printf(&gp, "set label 1 '%s' at screen 0.01, screen 0.02 font ',8'\n",
+            strbuf_str(&gp, "set logscale y\n");
+        strbuf_printf(&gp, "set label 1 '%s' at screen 0.01, screen 0.02 font ',8'\n",
                        errors_caption(sp->errors));
         bool bars = sp->errors != PLOT_ERRORS_NONE;
-        agg_buf_str(&gp, "plot ");
+        strbuf_str(&gp, "plot ");
         for (int k = 0; k < nblocks; k++) {
-            agg_buf_printf(&gp, "%s'%s.dat' index %d using 1:2%s with %s lw 1.5 ps 0.8 title ",
+            strbuf_printf(&gp, "%s'%s.dat' index %d using 1:2%s with %s lw 1.5 ps 0.8 title ",
                            k ? ", \\\n     " : "", name, k, bars ? ":3:4" : "",
                            bars ? "yerrorlines" : "linespoints");
             gp_str(&gp, titles.v[k]);
         }
-        agg_buf_str(&gp, "\n");
+        strbuf_str(&gp, "\n");
         script_end(&gp, name);
         rc = write_pair(fx, name, title, &dat, &gp, e);
     }
@@ -1340,8 +1340,8 @@ out:
     free(best);
     free(nin);
     strset_free(&series);
-    agg_buf_free(&dat);
-    agg_buf_free(&gp);
+    strbuf_free(&dat);
+    strbuf_free(&gp);
     return rc;
 }
 
@@ -1913,7 +1913,7 @@ int plots_make(const char *dir, const struct plot_specs *specs, const struct plo
     }
     free(all);
     free(fx.names);
-    agg_buf_free(&fx.manifest);
+    strbuf_free(&fx.manifest);
     agg_free(&a);
     agg_table_free(&t);
     return rc;

@@ -15,15 +15,15 @@
 #define REPORT_MAX_YAML_LINES 200
 
 /* A markdown table cell: '|' escaped, line breaks as spaces. */
-static void md_cell(struct agg_buf *b, const char *s)
+static void md_cell(struct strbuf *b, const char *s)
 {
     for (const char *p = s; *p; p++) {
         if (*p == '|')
-            agg_buf_str(b, "\\|");
+            strbuf_str(b, "\\|");
         else if (*p == '\n' || *p == '\r')
-            agg_buf_str(b, " ");
+            strbuf_str(b, " ");
         else
-            agg_buf_put(b, p, 1);
+            strbuf_put(b, p, 1);
     }
 }
 
@@ -41,7 +41,7 @@ static const char *jstr(const cJSON *o, const char *k)
     return cJSON_IsString(v) ? v->valuestring : "";
 }
 
-static void environment(struct agg_buf *b, const char *dir, const struct agg *a)
+static void environment(struct strbuf *b, const char *dir, const struct agg *a)
 {
     int col_id = agg_table_col(a->t, "trial_id");
     cJSON *first = NULL;
@@ -72,41 +72,41 @@ static void environment(struct agg_buf *b, const char *dir, const struct agg *a)
         nother += strcmp(key, first_key) != 0;
         cJSON_Delete(rec);
     }
-    agg_buf_str(b, "## Environment\n\n");
+    strbuf_str(b, "## Environment\n\n");
     if (!first) {
-        agg_buf_str(b, "No readable trial record (trials/*.json) holds an environment.\n\n");
+        strbuf_str(b, "No readable trial record (trials/*.json) holds an environment.\n\n");
         return;
     }
     const cJSON *env = cJSON_GetObjectItemCaseSensitive(first, "environment");
     const cJSON *th = cJSON_GetObjectItemCaseSensitive(env, "threads");
     const cJSON *cal = cJSON_GetObjectItemCaseSensitive(first, "calibration_gflops");
-    agg_buf_str(b, "| | |\n|---|---|\n");
-    agg_buf_str(b, "| peftbench | ");
+    strbuf_str(b, "| | |\n|---|---|\n");
+    strbuf_str(b, "| peftbench | ");
     md_cell(b, jstr(env, "version"));
-    agg_buf_str(b, " (git ");
+    strbuf_str(b, " (git ");
     md_cell(b, jstr(env, "git_commit"));
-    agg_buf_str(b, ") |\n| compiler | ");
+    strbuf_str(b, ") |\n| compiler | ");
     md_cell(b, jstr(env, "compiler"));
-    agg_buf_str(b, " |\n| OpenBLAS | ");
+    strbuf_str(b, " |\n| OpenBLAS | ");
     md_cell(b, jstr(env, "openblas"));
     if (jstr(env, "openblas_coretype")[0]) {
-        agg_buf_str(b, " (OPENBLAS_CORETYPE=");
+        strbuf_str(b, " (OPENBLAS_CORETYPE=");
         md_cell(b, jstr(env, "openblas_coretype"));
-        agg_buf_str(b, ")");
+        strbuf_str(b, ")");
     }
-    agg_buf_str(b, " |\n| threads | ");
+    strbuf_str(b, " |\n| threads | ");
     if (cJSON_IsNumber(th))
-        agg_buf_printf(b, "%d", (int)th->valuedouble);
-    agg_buf_str(b, " |\n| CPU | ");
+        strbuf_printf(b, "%d", (int)th->valuedouble);
+    strbuf_str(b, " |\n| CPU | ");
     md_cell(b, jstr(env, "cpu"));
-    agg_buf_str(b, " |\n| host | ");
+    strbuf_str(b, " |\n| host | ");
     md_cell(b, jstr(env, "host"));
-    agg_buf_str(b, " |\n");
+    strbuf_str(b, " |\n");
     if (cJSON_IsNumber(cal))
-        agg_buf_printf(b, "| GEMM calibration | %.1f GFLOP/s |\n", cal->valuedouble);
-    agg_buf_str(b, "\n");
+        strbuf_printf(b, "| GEMM calibration | %.1f GFLOP/s |\n", cal->valuedouble);
+    strbuf_str(b, "\n");
     if (nother)
-        agg_buf_printf(b,
+        strbuf_printf(b,
                        "Note: %zu of the %zu trial records come from another environment "
                        "(host, CPU, commit, OpenBLAS or threads differ); compare throughput "
                        "across them only through the calibration ratio.\n\n",
@@ -116,7 +116,7 @@ static void environment(struct agg_buf *b, const char *dir, const struct agg *a)
 
 /* ---- the sweep ------------------------------------------------------------------- */
 
-static void distinct_list(struct agg_buf *b, const struct agg_table *t, int col)
+static void distinct_list(struct strbuf *b, const struct agg_table *t, int col)
 {
     int n = 0;
     for (size_t r = 0; r < t->nrows; r++) {
@@ -126,39 +126,39 @@ static void distinct_list(struct agg_buf *b, const struct agg_table *t, int col)
             seen = strcmp(v, agg_table_cell(t, q, col)) == 0;
         if (seen)
             continue;
-        agg_buf_str(b, n++ ? ", " : "");
+        strbuf_str(b, n++ ? ", " : "");
         md_cell(b, v);
         if (n >= 40) {
-            agg_buf_str(b, ", ...");
+            strbuf_str(b, ", ...");
             break;
         }
     }
 }
 
-static void sweep_section(struct agg_buf *b, const char *dir, const struct agg *a)
+static void sweep_section(struct strbuf *b, const char *dir, const struct agg *a)
 {
     const struct agg_table *t = a->t;
     const char *name = agg_table_cell(t, 0, agg_table_col(t, "sweep"));
-    agg_buf_str(b, "# peftbench report: ");
+    strbuf_str(b, "# peftbench report: ");
     md_cell(b, name[0] ? name : dir);
-    agg_buf_str(b, "\n\n## Sweep\n\n");
+    strbuf_str(b, "\n\n## Sweep\n\n");
     size_t ok = 0, div = 0, fail = 0;
     for (size_t i = 0; i < a->n; i++)
         ok += (size_t)a->s[i].n_ok, div += (size_t)a->s[i].n_diverged,
             fail += (size_t)a->s[i].n_failed;
-    agg_buf_str(b, "- model: `");
+    strbuf_str(b, "- model: `");
     md_cell(b, agg_table_cell(t, 0, agg_table_col(t, "model")));
-    agg_buf_str(b, "`\n- tasks: ");
+    strbuf_str(b, "`\n- tasks: ");
     distinct_list(b, t, a->col_task);
-    agg_buf_str(b, "\n- methods: ");
+    strbuf_str(b, "\n- methods: ");
     distinct_list(b, t, a->col_method);
-    agg_buf_str(b, "\n- seeds: ");
+    strbuf_str(b, "\n- seeds: ");
     distinct_list(b, t, a->col_seed);
-    agg_buf_printf(b,
+    strbuf_printf(b,
                    "\n- trials: %zu (%zu ok, %zu diverged, %zu failed) in %zu settings "
                    "(a setting is everything but the seed)\n",
                    t->nrows, ok, div, fail, a->n);
-    agg_buf_str(b, "- files: `results.csv` (one row per trial), `summary.csv` (mean, std, min, "
+    strbuf_str(b, "- files: `results.csv` (one row per trial), `summary.csv` (mean, std, min, "
                    "max over seeds per setting), `trials/` (per-trial records with per-epoch "
                    "curves), `plots/` (PNG, SVG, gnuplot scripts and data)\n\n");
     char path[4400];
@@ -166,21 +166,21 @@ static void sweep_section(struct agg_buf *b, const char *dir, const struct agg *
     FILE *f = fopen(path, "r");
     if (!f)
         return;
-    agg_buf_str(b, "The resolved sweep (`sweep.yaml`):\n\n```yaml\n");
+    strbuf_str(b, "The resolved sweep (`sweep.yaml`):\n\n```yaml\n");
     char line[1024];
     int n = 0;
     while (fgets(line, sizeof line, f)) {
         if (++n > REPORT_MAX_YAML_LINES) {
-            agg_buf_str(b, "# ... (see sweep.yaml)\n");
+            strbuf_str(b, "# ... (see sweep.yaml)\n");
             break;
         }
-        agg_buf_str(b, strncmp(line, "```", 3) == 0 ? " " : "");
-        agg_buf_str(b, line);
+        strbuf_str(b, strncmp(line, "```", 3) == 0 ? " " : "");
+        strbuf_str(b, line);
         if (!strchr(line, '\n'))
-            agg_buf_str(b, "\n");
+            strbuf_str(b, "\n");
     }
     fclose(f);
-    agg_buf_str(b, "```\n\n");
+    strbuf_str(b, "```\n\n");
 }
 
 /* ---- tables per task ------------------------------------------------------------- */
@@ -195,15 +195,15 @@ static const char *hparams_of(const struct agg *a, const struct agg_setting *s)
     return "-";
 }
 
-static void fmt_num(struct agg_buf *b, double v, const char *fmt)
+static void fmt_num(struct strbuf *b, double v, const char *fmt)
 {
     if (isfinite(v))
-        agg_buf_printf(b, fmt, v);
+        strbuf_printf(b, fmt, v);
     else
-        agg_buf_str(b, "-");
+        strbuf_str(b, "-");
 }
 
-static void task_table(struct agg_buf *b, const struct agg *a, const char *task)
+static void task_table(struct strbuf *b, const struct agg *a, const char *task)
 {
     const char *metric = "";
     for (size_t i = 0; i < a->n && !metric[0]; i++)
@@ -211,42 +211,42 @@ static void task_table(struct agg_buf *b, const struct agg *a, const char *task)
             metric = agg_table_cell(a->t, a->s[i].row, a->col_metric);
     if (!metric[0])
         metric = "primary metric";
-    agg_buf_str(b, "## Task ");
+    strbuf_str(b, "## Task ");
     md_cell(b, task);
-    agg_buf_printf(b, " (dev %s)\n\n", metric);
-    agg_buf_printf(b,
+    strbuf_printf(b, " (dev %s)\n\n", metric);
+    strbuf_printf(b,
                    "| method | hyperparameters | %s (mean ± std) | seeds ok | trainable %% "
                    "| train tokens/s | peak memory (MiB) |\n",
                    metric);
-    agg_buf_str(b, "|---|---|---|---|---|---|---|\n");
+    strbuf_str(b, "|---|---|---|---|---|---|---|\n");
     int pm = agg_measure_index(a, "primary_value");
     for (size_t i = 0; i < a->n; i++) {
         const struct agg_setting *s = &a->s[i];
         if (strcmp(agg_table_cell(a->t, s->row, a->col_task), task) != 0)
             continue;
-        agg_buf_str(b, "| ");
+        strbuf_str(b, "| ");
         md_cell(b, agg_table_cell(a->t, s->row, a->col_method));
-        agg_buf_str(b, " | ");
+        strbuf_str(b, " | ");
         md_cell(b, hparams_of(a, s));
-        agg_buf_str(b, " | ");
+        strbuf_str(b, " | ");
         if (pm >= 0 && s->stats[pm].n > 0)
-            agg_buf_printf(b, "%.4f ± %.4f", s->stats[pm].mean, s->stats[pm].std);
+            strbuf_printf(b, "%.4f ± %.4f", s->stats[pm].mean, s->stats[pm].std);
         else
-            agg_buf_str(b, "-");
-        agg_buf_printf(b, " | %d/%zu", s->n_ok, s->nrows);
+            strbuf_str(b, "-");
+        strbuf_printf(b, " | %d/%zu", s->n_ok, s->nrows);
         if (s->n_diverged)
-            agg_buf_printf(b, " (%d diverged)", s->n_diverged);
+            strbuf_printf(b, " (%d diverged)", s->n_diverged);
         if (s->n_failed)
-            agg_buf_printf(b, " (%d failed)", s->n_failed);
-        agg_buf_str(b, " | ");
+            strbuf_printf(b, " (%d failed)", s->n_failed);
+        strbuf_str(b, " | ");
         fmt_num(b, stat_mean(a, s, "trainable_pct"), "%.3f");
-        agg_buf_str(b, " | ");
+        strbuf_str(b, " | ");
         fmt_num(b, stat_mean(a, s, "train_tokens_per_s"), "%.0f");
-        agg_buf_str(b, " | ");
+        strbuf_str(b, " | ");
         fmt_num(b, stat_mean(a, s, "mem_peak_total") / 1048576.0, "%.1f");
-        agg_buf_str(b, " |\n");
+        strbuf_str(b, " |\n");
     }
-    agg_buf_str(b, "\n");
+    strbuf_str(b, "\n");
 }
 
 static bool same_cell(const struct agg *a, size_t i, size_t j, int col)
@@ -256,7 +256,7 @@ static bool same_cell(const struct agg *a, size_t i, size_t j, int col)
 }
 
 /* One row: the best setting of (task, method) of setting i; marks the pair done. */
-static void best_row(struct agg_buf *b, const struct agg *a, size_t i, int pm, bool *done)
+static void best_row(struct strbuf *b, const struct agg *a, size_t i, int pm, bool *done)
 {
     size_t best = i;
     for (size_t j = i; j < a->n; j++) {
@@ -270,21 +270,21 @@ static void best_row(struct agg_buf *b, const struct agg *a, size_t i, int pm, b
     const struct agg_setting *s = &a->s[best];
     if (s->stats[pm].n == 0)
         return;
-    agg_buf_str(b, "| ");
+    strbuf_str(b, "| ");
     md_cell(b, agg_table_cell(a->t, s->row, a->col_task));
-    agg_buf_str(b, " | ");
+    strbuf_str(b, " | ");
     md_cell(b, agg_table_cell(a->t, s->row, a->col_method));
-    agg_buf_str(b, " | ");
+    strbuf_str(b, " | ");
     md_cell(b, hparams_of(a, s));
-    agg_buf_printf(b, " | %.4f ± %.4f | ", s->stats[pm].mean, s->stats[pm].std);
+    strbuf_printf(b, " | %.4f ± %.4f | ", s->stats[pm].mean, s->stats[pm].std);
     fmt_num(b, stat_mean(a, s, "trainable_pct"), "%.3f");
-    agg_buf_str(b, " |\n");
+    strbuf_str(b, " |\n");
 }
 
-static void best_table(struct agg_buf *b, const struct agg *a)
+static void best_table(struct strbuf *b, const struct agg *a)
 {
     int pm = agg_measure_index(a, "primary_value");
-    agg_buf_str(b, "## Best setting per method\n\n"
+    strbuf_str(b, "## Best setting per method\n\n"
                    "Highest mean dev metric over seeds, per task.\n\n"
                    "| task | method | best setting | metric (mean ± std) | trainable % |\n"
                    "|---|---|---|---|---|\n");
@@ -301,19 +301,19 @@ static void best_table(struct agg_buf *b, const struct agg *a)
     }
     free(done);
     free(task_done);
-    agg_buf_str(b, "\n");
+    strbuf_str(b, "\n");
 }
 
 /* ---- figures --------------------------------------------------------------------- */
 
-static void figures(struct agg_buf *b, const char *dir)
+static void figures(struct strbuf *b, const char *dir)
 {
     char path[4400];
     snprintf(path, sizeof path, "%s/plots/figures.tsv", dir);
-    agg_buf_str(b, "## Figures\n\n");
+    strbuf_str(b, "## Figures\n\n");
     FILE *f = fopen(path, "r");
     if (!f) {
-        agg_buf_printf(b, "No figures yet: draw them with `peftbench plot %s`.\n", dir);
+        strbuf_printf(b, "No figures yet: draw them with `peftbench plot %s`.\n", dir);
         return;
     }
     char line[1024];
@@ -329,21 +329,21 @@ static void figures(struct agg_buf *b, const char *dir)
         snprintf(png, sizeof png, "%s/plots/%s.png", dir, name);
         struct stat st;
         n++;
-        agg_buf_str(b, "### ");
+        strbuf_str(b, "### ");
         md_cell(b, title);
-        agg_buf_str(b, "\n\n");
+        strbuf_str(b, "\n\n");
         if (stat(png, &st) == 0 && st.st_size > 0) {
-            agg_buf_printf(b, "![%s](plots/%s.png)\n\n", name, name);
+            strbuf_printf(b, "![%s](plots/%s.png)\n\n", name, name);
         } else {
-            agg_buf_printf(b, "(not drawn: `cd plots && gnuplot %s.gp`)\n\n", name);
+            strbuf_printf(b, "(not drawn: `cd plots && gnuplot %s.gp`)\n\n", name);
             missing++;
         }
     }
     fclose(f);
     if (n == 0)
-        agg_buf_str(b, "No figures (no finished trials).\n");
+        strbuf_str(b, "No figures (no finished trials).\n");
     else
-        agg_buf_printf(b,
+        strbuf_printf(b,
                        "Each figure has its gnuplot script and data beside it in `plots/` "
                        "(NAME.gp, NAME.dat); restyle the script and rerun `gnuplot NAME.gp` "
                        "there.%s\n",
@@ -365,7 +365,7 @@ int report_write(const char *dir, struct err *e)
         agg_table_free(&t);
         return rc;
     }
-    struct agg_buf b = {0};
+    struct strbuf b = {0};
     sweep_section(&b, dir, &a);
     environment(&b, dir, &a);
     for (size_t r = 0; r < t.nrows; r++) {
@@ -381,7 +381,7 @@ int report_write(const char *dir, struct err *e)
     snprintf(path, sizeof path, "%s/report.md", dir);
     rc = b.oom ? ERR_SET(e, ERR_NOMEM, "out of memory writing %s", path)
                : results_write_atomic(path, b.p, b.n, e);
-    agg_buf_free(&b);
+    strbuf_free(&b);
     agg_free(&a);
     agg_table_free(&t);
     return rc;

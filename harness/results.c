@@ -16,6 +16,7 @@
 #include "model/fileio.h"
 #include "cli.h"
 #include "methods/registry.h"
+#include "strbuf.h"
 
 #ifndef PEFTBENCH_GIT
 #define PEFTBENCH_GIT "unknown"
@@ -223,68 +224,20 @@ static const cJSON *at_path(const cJSON *j, const char *path)
     return j;
 }
 
-struct sbuf {
-    char *p;
-    size_t n, cap;
-    bool oom;
-};
-
-static void sb_put(struct sbuf *b, const char *s, size_t len)
-{
-    if (b->oom)
-        return;
-    if (b->n + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->n + len + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, len);
-    b->n += len;
-    b->p[b->n] = '\0';
-}
-
-static void sb_str(struct sbuf *b, const char *s)
-{
-    sb_put(b, s, strlen(s));
-}
-
-/* One CSV field, RFC 4180 quoted when needed. */
-static void csv_field(struct sbuf *b, const char *s)
-{
-    if (!strpbrk(s, ",\"\r\n")) {
-        sb_str(b, s);
-        return;
-    }
-    sb_put(b, "\"", 1);
-    for (const char *p = s; *p; p++) {
-        if (*p == '"')
-            sb_put(b, "\"", 1);
-        sb_put(b, p, 1);
-    }
-    sb_put(b, "\"", 1);
-}
-
-static void csv_value(struct sbuf *b, const cJSON *v)
+static void csv_value(struct strbuf *b, const cJSON *v)
 {
     char num[64];
     if (cJSON_IsString(v)) {
-        csv_field(b, v->valuestring);
+        strbuf_csv(b, v->valuestring);
     } else if (cJSON_IsNumber(v)) {
         double d = v->valuedouble;
         if (d == floor(d) && fabs(d) < 1e15)
             snprintf(num, sizeof num, "%.0f", d);
         else
             snprintf(num, sizeof num, "%.9g", d);
-        sb_str(b, num);
+        strbuf_str(b, num);
     } else if (cJSON_IsBool(v)) {
-        sb_str(b, cJSON_IsTrue(v) ? "true" : "false");
+        strbuf_str(b, cJSON_IsTrue(v) ? "true" : "false");
     }
     /* null / absent: empty field (NaN is stored as null) */
 }
@@ -416,41 +369,41 @@ static int csv_cols_find(struct csv_cols *c, const struct recs *rs)
     return 0;
 }
 
-static void csv_header(struct sbuf *b, const struct csv_cols *cols)
+static void csv_header(struct strbuf *b, const struct csv_cols *cols)
 {
     for (size_t c = 0; c < NFIXED; c++) {
-        sb_str(b, c ? "," : "");
-        sb_str(b, fixed[c][0]);
+        strbuf_str(b, c ? "," : "");
+        strbuf_str(b, fixed[c][0]);
     }
     for (size_t k = 0; k < NTRAIN_KEYS; k++)
         if (cols->train[k]) {
-            sb_str(b, ",train.");
-            sb_str(b, train_keys[k]);
+            strbuf_str(b, ",train.");
+            strbuf_str(b, train_keys[k]);
         }
     for (int m = 0; m < registry_count(); m++) {
         const struct method_ops *ops = registry_at(m);
         for (int p = 0; p < ops->nhps && p < HP_MAX; p++) {
             if (!cols->hp[m][p])
                 continue;
-            sb_str(b, ",");
-            sb_str(b, ops->name);
-            sb_str(b, ".");
-            sb_str(b, ops->hps[p].name);
+            strbuf_str(b, ",");
+            strbuf_str(b, ops->name);
+            strbuf_str(b, ".");
+            strbuf_str(b, ops->hps[p].name);
         }
     }
-    sb_str(b, "\n");
+    strbuf_str(b, "\n");
 }
 
-static void csv_row(struct sbuf *b, const struct csv_cols *cols, const cJSON *rec)
+static void csv_row(struct strbuf *b, const struct csv_cols *cols, const cJSON *rec)
 {
     for (size_t c = 0; c < NFIXED; c++) {
-        sb_str(b, c ? "," : "");
+        strbuf_str(b, c ? "," : "");
         csv_value(b, at_path(rec, fixed[c][1]));
     }
     const cJSON *train = cJSON_GetObjectItemCaseSensitive(rec, "train");
     for (size_t k = 0; k < NTRAIN_KEYS; k++)
         if (cols->train[k]) {
-            sb_str(b, ",");
+            strbuf_str(b, ",");
             csv_value(b, cJSON_GetObjectItemCaseSensitive(train, train_keys[k]));
         }
     for (int m = 0; m < registry_count(); m++) {
@@ -458,17 +411,17 @@ static void csv_row(struct sbuf *b, const struct csv_cols *cols, const cJSON *re
         for (int p = 0; p < ops->nhps && p < HP_MAX; p++) {
             if (!cols->hp[m][p])
                 continue;
-            sb_str(b, ",");
+            strbuf_str(b, ",");
             csv_value(b, rec_hparam(rec, ops->name, ops->hps[p].name));
         }
     }
-    sb_str(b, "\n");
+    strbuf_str(b, "\n");
 }
 
 int results_rebuild_csv(const char *out_dir, int *nrows, struct err *e)
 {
     struct recs rs = {0};
-    struct sbuf b = {0};
+    struct strbuf b = {0};
     struct csv_cols cols = {0};
     int rc = load_records(out_dir, &rs, e);
     if (rc == ERR_OK && csv_cols_find(&cols, &rs) != 0)

@@ -12,87 +12,33 @@
 #include "proc.h"
 #include "results.h"
 #include "run.h"
+#include "strbuf.h"
 
 #define SLURM_PATH_MAX 4096
 
 /* ---- text building ------------------------------------------------------------------ */
 
-struct sb {
-    char *p; /* owned */
-    size_t n, cap;
-    bool oom;
-};
-
-static void sb_put(struct sb *b, const char *s, size_t len)
-{
-    if (b->oom)
-        return;
-    if (b->n + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->n + len + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, len);
-    b->n += len;
-    b->p[b->n] = '\0';
-}
-
-static void sb_str(struct sb *b, const char *s)
-{
-    sb_put(b, s, strlen(s));
-}
-
-static void sb_fmt(struct sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_fmt(struct sb *b, const char *fmt, ...)
-{
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (k < 0 || (size_t)k >= sizeof buf) /* only short fixed texts go through here */
-        b->oom = true;
-    else
-        sb_put(b, buf, (size_t)k);
-}
-
-/* The finished text (caller frees), or NULL when building ran out of memory. */
-static char *sb_take(struct sb *b)
-{
-    if (b->oom || !b->p) {
-        free(b->p);
-        return NULL;
-    }
-    return b->p;
-}
 
 /* ---- quoting ------------------------------------------------------------------------ */
 
 char *slurm_quote_shell(const char *s)
 {
-    struct sb b = {0};
+    struct strbuf b = {0};
     static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                "0123456789_@%+=:,./-";
     if (s[0] && strspn(s, safe) == strlen(s)) {
-        sb_str(&b, s);
-        return sb_take(&b);
+        strbuf_str(&b, s);
+        return strbuf_take(&b);
     }
-    sb_put(&b, "'", 1);
+    strbuf_put(&b, "'", 1);
     for (const char *p = s; *p; p++) {
         if (*p == '\'')
-            sb_str(&b, "'\\''");
+            strbuf_str(&b, "'\\''");
         else
-            sb_put(&b, p, 1);
+            strbuf_put(&b, p, 1);
     }
-    sb_put(&b, "'", 1);
-    return sb_take(&b);
+    strbuf_put(&b, "'", 1);
+    return strbuf_take(&b);
 }
 
 /* sbatch reads #SBATCH lines with its own tokenizer (src/sbatch/opt.c get_argument):
@@ -103,18 +49,18 @@ char *slurm_quote_directive(const char *s)
 {
     if (strpbrk(s, "\n\r"))
         return NULL;
-    struct sb b = {0};
+    struct strbuf b = {0};
     bool quote = s[0] == '\0' || strpbrk(s, " \t\"'\\#") != NULL;
     if (quote)
-        sb_put(&b, "\"", 1);
+        strbuf_put(&b, "\"", 1);
     for (const char *p = s; *p; p++) {
         if (*p == '"' || *p == '\\')
-            sb_put(&b, "\\", 1);
-        sb_put(&b, p, 1);
+            strbuf_put(&b, "\\", 1);
+        strbuf_put(&b, p, 1);
     }
     if (quote)
-        sb_put(&b, "\"", 1);
-    return sb_take(&b);
+        strbuf_put(&b, "\"", 1);
+    return strbuf_take(&b);
 }
 
 void slurm_free_words(char **words, int n)
@@ -136,31 +82,31 @@ int slurm_split_words(const char *s, char ***words, int *n, struct err *e)
             p++;
         if (!*p)
             break;
-        struct sb b = {0};
-        sb_put(&b, "", 0); /* an empty quoted word ('') is still a word */
+        struct strbuf b = {0};
+        strbuf_put(&b, "", 0); /* an empty quoted word ('') is still a word */
         char q = 0;
         for (; *p && (q || (*p != ' ' && *p != '\t' && *p != '\n')); p++) {
             if (q == '\'') {
                 if (*p == '\'')
                     q = 0;
                 else
-                    sb_put(&b, p, 1);
+                    strbuf_put(&b, p, 1);
             } else if (q == '"') {
                 if (*p == '"')
                     q = 0;
                 else if (*p == '\\' && p[1] && strchr("\"\\$`", p[1]))
-                    sb_put(&b, ++p, 1);
+                    strbuf_put(&b, ++p, 1);
                 else
-                    sb_put(&b, p, 1);
+                    strbuf_put(&b, p, 1);
             } else if (*p == '\'' || *p == '"') {
                 q = *p;
             } else if (*p == '\\' && p[1]) {
-                sb_put(&b, ++p, 1);
+                strbuf_put(&b, ++p, 1);
             } else {
-                sb_put(&b, p, 1);
+                strbuf_put(&b, p, 1);
             }
         }
-        char *word = sb_take(&b);
+        char *word = strbuf_take(&b);
         char **grown = word ? realloc(w, (size_t)(nw + 1) * sizeof *w) : NULL;
         if (!grown) {
             free(word);
@@ -211,33 +157,33 @@ int slurm_select(const struct sweep *sw, const char *out_dir, bool retry_failed,
 char *slurm_map_text(const struct sweep *sw, const size_t *idx, size_t n, int per_task,
                      const char *stamp)
 {
-    struct sb b = {0};
-    sb_str(&b, "# peftbench slurm map of sweep ");
-    sb_str(&b, sw->name);
-    sb_fmt(&b, " at %s: array index, plan index, trial id\n", stamp);
+    struct strbuf b = {0};
+    strbuf_str(&b, "# peftbench slurm map of sweep ");
+    strbuf_str(&b, sw->name);
+    strbuf_printf(&b, " at %s: array index, plan index, trial id\n", stamp);
     for (size_t k = 0; k < n; k++)
-        sb_fmt(&b, "%zu\t%d\t%s\n", k / (size_t)per_task, sw->trials[idx[k]].index,
+        strbuf_printf(&b, "%zu\t%d\t%s\n", k / (size_t)per_task, sw->trials[idx[k]].index,
                sw->trials[idx[k]].id);
-    return sb_take(&b);
+    return strbuf_take(&b);
 }
 
 /* ---- scripts ------------------------------------------------------------------------ */
 
 /* Append s quoted for the shell. */
-static void sb_shell(struct sb *b, const char *s)
+static void sb_shell(struct strbuf *b, const char *s)
 {
     char *q = slurm_quote_shell(s);
     if (!q) {
         b->oom = true;
         return;
     }
-    sb_str(b, q);
+    strbuf_str(b, q);
     free(q);
 }
 
 /* Append "#SBATCH --key=VALUE\n" (value quoted by slurm_quote_directive).
  * A value with a newline is an error naming the option. */
-static int sb_directive(struct sb *b, const char *key, const char *value, struct err *e)
+static int sb_directive(struct strbuf *b, const char *key, const char *value, struct err *e)
 {
     char *q = slurm_quote_directive(value);
     if (!q)
@@ -247,31 +193,31 @@ static int sb_directive(struct sb *b, const char *key, const char *value, struct
                              "into an #SBATCH line",
                              key)
                    : ERR_SET(e, ERR_NOMEM, "out of memory writing a batch script");
-    sb_fmt(b, "#SBATCH --%s=", key);
-    sb_str(b, q);
-    sb_str(b, "\n");
+    strbuf_printf(b, "#SBATCH --%s=", key);
+    strbuf_str(b, q);
+    strbuf_str(b, "\n");
     free(q);
     return ERR_OK;
 }
 
 /* Directives both scripts share after their own: partition, time, output, chdir, extra.
  * log: the file name under OUT/slurm/logs/, with its Slurm patterns (%A, %a, %j). */
-static int sb_common(struct sb *b, const struct slurm_job *j, const char *log, struct err *e)
+static int sb_common(struct strbuf *b, const struct slurm_job *j, const char *log, struct err *e)
 {
     const struct slurm_opts *o = j->o;
     int rc = ERR_OK;
     if ((o->partition && (rc = sb_directive(b, "partition", o->partition, e))) ||
         (o->time && (rc = sb_directive(b, "time", o->time, e))))
         return rc;
-    struct sb path = {0}; /* --output is a filename pattern: the directory's own % are %% */
+    struct strbuf path = {0}; /* --output is a filename pattern: the directory's own % are %% */
     for (const char *p = j->out_dir; *p; p++) {
         if (*p == '%')
-            sb_put(&path, "%", 1);
-        sb_put(&path, p, 1);
+            strbuf_put(&path, "%", 1);
+        strbuf_put(&path, p, 1);
     }
-    sb_str(&path, "/slurm/logs/");
-    sb_str(&path, log);
-    char *value = sb_take(&path);
+    strbuf_str(&path, "/slurm/logs/");
+    strbuf_str(&path, log);
+    char *value = strbuf_take(&path);
     if (!value)
         return ERR_SET(e, ERR_NOMEM, "out of memory writing a batch script");
     rc = sb_directive(b, "output", value, e);
@@ -279,33 +225,33 @@ static int sb_common(struct sb *b, const struct slurm_job *j, const char *log, s
     if (rc || (rc = sb_directive(b, "chdir", j->workdir, e)))
         return rc;
     if (j->nextra > 0) {
-        sb_str(b, "#SBATCH");
+        strbuf_str(b, "#SBATCH");
         for (int i = 0; i < j->nextra; i++) {
             char *q = slurm_quote_directive(j->extra[i]);
             if (!q)
                 return ERR_SET(e, ERR_CONFIG, "--extra: word %d has a newline", i + 1);
-            sb_str(b, " ");
-            sb_str(b, q);
+            strbuf_str(b, " ");
+            strbuf_str(b, q);
             free(q);
         }
-        sb_str(b, "\n");
+        strbuf_str(b, "\n");
     }
     return ERR_OK;
 }
 
 /* "name=VALUE\n" with the value shell-quoted; a newline in a path is refused. */
-static int sb_var(struct sb *b, const char *name, const char *value, struct err *e)
+static int sb_var(struct strbuf *b, const char *name, const char *value, struct err *e)
 {
     if (strpbrk(value, "\n\r"))
         return ERR_SET(e, ERR_CONFIG, "%s path has a newline: %s", name, value);
-    sb_str(b, name);
-    sb_str(b, "=");
+    strbuf_str(b, name);
+    strbuf_str(b, "=");
     sb_shell(b, value);
-    sb_str(b, "\n");
+    strbuf_str(b, "\n");
     return ERR_OK;
 }
 
-static char *finish(struct sb *b, int rc, struct err *e)
+static char *finish(struct strbuf *b, int rc, struct err *e)
 {
     if (rc == ERR_OK && b->oom)
         ERR_SET(e, ERR_NOMEM, "out of memory writing a batch script");
@@ -354,44 +300,44 @@ static const char array_tail[] =
 char *slurm_array_script(const struct slurm_job *j, struct err *e)
 {
     const struct slurm_opts *o = j->o;
-    struct sb b = {0};
+    struct strbuf b = {0};
     char name[SWEEP_NAME_MAX + 32];
     snprintf(name, sizeof name, "peftbench-%s", j->name);
-    sb_str(&b, "#!/bin/sh\n");
-    sb_fmt(&b, "# peftbench slurm, %s: %zu trials not yet done, as array tasks 0-%zu.\n", j->stamp,
+    strbuf_str(&b, "#!/bin/sh\n");
+    strbuf_printf(&b, "# peftbench slurm, %s: %zu trials not yet done, as array tasks 0-%zu.\n", j->stamp,
            j->ntrials, j->ntasks - 1);
-    sb_str(&b,
+    strbuf_str(&b,
            "# Task i runs the trials of the map lines whose first column is i (array index,\n"
            "# plan index, trial id).  The map is never rewritten, so editing the sweep cannot\n"
            "# shift trials under a running array: run --trial-id refuses a trial that moved.\n");
     int rc = sb_directive(&b, "job-name", name, e);
     if (rc == ERR_OK) {
-        sb_fmt(&b, "#SBATCH --array=0-%zu", j->ntasks - 1);
+        strbuf_printf(&b, "#SBATCH --array=0-%zu", j->ntasks - 1);
         if (o->max_parallel > 0)
-            sb_fmt(&b, "%%%d", o->max_parallel);
-        sb_fmt(&b, "\n#SBATCH --cpus-per-task=%d\n", o->cpus_per_task);
+            strbuf_printf(&b, "%%%d", o->max_parallel);
+        strbuf_printf(&b, "\n#SBATCH --cpus-per-task=%d\n", o->cpus_per_task);
         if (o->mem)
             rc = sb_directive(&b, "mem", o->mem, e);
     }
     if (rc == ERR_OK) {
-        sb_fmt(&b, "#SBATCH --signal=B:TERM@%d\n", SLURM_SIGNAL_SECONDS);
+        strbuf_printf(&b, "#SBATCH --signal=B:TERM@%d\n", SLURM_SIGNAL_SECONDS);
         rc = sb_common(&b, j, "array-%A_%a.out", e);
     }
     if (rc == ERR_OK) {
-        sb_str(&b, "\n");
+        strbuf_str(&b, "\n");
         if ((rc = sb_var(&b, "peftbench", j->exe, e)) || (rc = sb_var(&b, "sweep", j->sweep, e)) ||
             (rc = sb_var(&b, "out", j->out_dir, e)) || (rc = sb_var(&b, "map", j->map, e)))
             return finish(&b, rc, e);
-        sb_str(&b, array_body);
+        strbuf_str(&b, array_body);
         if (o->retry_failed)
-            sb_str(&b, " --retry-failed");
+            strbuf_str(&b, " --retry-failed");
         if (o->allow_large)
-            sb_str(&b, " --allow-large");
+            strbuf_str(&b, " --allow-large");
         for (int i = 0; i < o->noverrides; i++) {
-            sb_str(&b, " ");
+            strbuf_str(&b, " ");
             sb_shell(&b, o->overrides[i]);
         }
-        sb_str(&b, array_tail);
+        strbuf_str(&b, array_tail);
     }
     return finish(&b, rc, e);
 }
@@ -409,24 +355,24 @@ static const char collect_body[] =
 
 char *slurm_collect_script(const struct slurm_job *j, struct err *e)
 {
-    struct sb b = {0};
+    struct strbuf b = {0};
     char name[SWEEP_NAME_MAX + 32];
     snprintf(name, sizeof name, "peftbench-%s-collect", j->name);
-    sb_str(&b, "#!/bin/sh\n");
-    sb_fmt(&b, "# peftbench slurm, %s: rebuild results.csv and draw the figures once the\n",
+    strbuf_str(&b, "#!/bin/sh\n");
+    strbuf_printf(&b, "# peftbench slurm, %s: rebuild results.csv and draw the figures once the\n",
            j->stamp);
-    sb_str(&b, "# array job has ended (--dependency=afterany:<array job>: also when tasks failed\n"
+    strbuf_str(&b, "# array job has ended (--dependency=afterany:<array job>: also when tasks failed\n"
                "# or were cancelled).  Trials still missing: run peftbench slurm again.\n");
     int rc = sb_directive(&b, "job-name", name, e);
     if (rc == ERR_OK) {
-        sb_str(&b, "#SBATCH --cpus-per-task=1\n");
+        strbuf_str(&b, "#SBATCH --cpus-per-task=1\n");
         rc = sb_common(&b, j, "collect-%j.out", e);
     }
     if (rc == ERR_OK) {
-        sb_str(&b, "\n");
+        strbuf_str(&b, "\n");
         if ((rc = sb_var(&b, "peftbench", j->exe, e)) || (rc = sb_var(&b, "out", j->out_dir, e)))
             return finish(&b, rc, e);
-        sb_str(&b, collect_body);
+        strbuf_str(&b, collect_body);
     }
     return finish(&b, rc, e);
 }

@@ -23,6 +23,7 @@
 #include "methods/registry.h"
 #include "tasks/task.h"
 #include "model/strfmt.h"
+#include "strbuf.h"
 
 /* ---- messages ------------------------------------------------------------ */
 
@@ -89,73 +90,17 @@ static int unknown_key(struct err *e, const struct ynode *key, const char *what,
 
 /* ---- small growable text buffer ------------------------------------------ */
 
-struct sbuf {
-    char *p;
-    size_t n, cap;
-    bool oom;
-};
-
-static void sb_put(struct sbuf *b, const char *s, size_t len)
-{
-    if (b->oom)
-        return;
-    if (b->n + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 512;
-        while (cap < b->n + len + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, len);
-    b->n += len;
-    b->p[b->n] = '\0';
-}
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-    char tmp[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        b->oom = true;
-        return;
-    }
-    if ((size_t)n < sizeof tmp) {
-        sb_put(b, tmp, (size_t)n);
-        return;
-    }
-    char *big = malloc((size_t)n + 1);
-    if (!big) {
-        b->oom = true;
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    sb_put(b, big, (size_t)n);
-    free(big);
-}
-
 /* Values go into the canonical text escaped, so no value can forge a line. */
-static void sb_escaped(struct sbuf *b, const char *s)
+static void sb_escaped(struct strbuf *b, const char *s)
 {
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         if (c == '\\')
-            sb_put(b, "\\\\", 2);
+            strbuf_put(b, "\\\\", 2);
         else if (c < 0x20 || c == 0x7f)
-            sb_printf(b, "\\x%02x", c);
+            strbuf_printf(b, "\\x%02x", c);
         else
-            sb_put(b, s, 1);
+            strbuf_put(b, s, 1);
     }
 }
 
@@ -1188,30 +1133,30 @@ static int cmp_str(const void *a, const void *b)
 /* The canonical text of a trial: everything that defines it, nothing that doesn't. */
 static char *canonical(const struct sweep *s, const struct trial *t)
 {
-    struct sbuf b = {0};
+    struct strbuf b = {0};
     char v[256];
-    sb_put(&b, "peftbench-trial v1\nmodel=", 25);
+    strbuf_put(&b, "peftbench-trial v1\nmodel=", 25);
     sb_escaped(&b, s->model);
-    sb_put(&b, "\ntask=", 6);
+    strbuf_put(&b, "\ntask=", 6);
     sb_escaped(&b, t->task);
-    sb_put(&b, "\n", 1);
+    strbuf_put(&b, "\n", 1);
     const struct file_task_decl *ft = sweep_file_task(s, t->task);
     if (ft && ft->n > 0) {
         /* sorted "key=value" lines: the declaration order does not matter */
         char **lines = calloc((size_t)ft->n, sizeof *lines);
         bool ok = lines != NULL;
         for (int i = 0; ok && i < ft->n; i++) {
-            struct sbuf l = {0};
-            sb_printf(&l, "task.%s=", ft->keys[i]);
+            struct strbuf l = {0};
+            strbuf_printf(&l, "task.%s=", ft->keys[i]);
             sb_escaped(&l, ft->values[i]);
-            sb_put(&l, "\n", 1);
+            strbuf_put(&l, "\n", 1);
             ok = !l.oom;
             lines[i] = l.p;
         }
         if (ok) {
             qsort(lines, (size_t)ft->n, sizeof *lines, cmp_str);
             for (int i = 0; i < ft->n; i++)
-                sb_put(&b, lines[i], strlen(lines[i]));
+                strbuf_put(&b, lines[i], strlen(lines[i]));
         } else {
             b.oom = true;
         }
@@ -1219,20 +1164,20 @@ static char *canonical(const struct sweep *s, const struct trial *t)
             free(lines[i]);
         free(lines);
     }
-    sb_printf(&b, "seed=%" PRIu64 "\n", t->seed);
+    strbuf_printf(&b, "seed=%" PRIu64 "\n", t->seed);
     for (int f = 0; f < NTRAIN; f++) {
         train_format(&t->train, f, v, sizeof v);
-        sb_printf(&b, "train.%s=%s\n", train_fields[f].name, v);
+        strbuf_printf(&b, "train.%s=%s\n", train_fields[f].name, v);
     }
     for (int m = 0; m < t->nmethods; m++) {
         const struct trial_method *tm = &t->m[m];
-        sb_printf(&b, "method.%d=%s\n", m, tm->ops->name);
+        strbuf_printf(&b, "method.%d=%s\n", m, tm->ops->name);
         for (int i = 0; i < tm->hp.n; i++) {
             char hv[512];
             hp_format(&tm->hp, i, hv, sizeof hv);
-            sb_printf(&b, "%s.%s=", tm->ops->name, tm->hp.defs[i].name);
+            strbuf_printf(&b, "%s.%s=", tm->ops->name, tm->hp.defs[i].name);
             sb_escaped(&b, hv);
-            sb_put(&b, "\n", 1);
+            strbuf_put(&b, "\n", 1);
         }
     }
     if (b.oom) {
