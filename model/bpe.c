@@ -62,6 +62,7 @@
 #include "bpe.h"
 #include "readfile.h"
 #include "utf8.h"
+#include "encoding.h"
 
 /* The body of a character class matching Python regex's \s (White_Space). */
 #define BPE_WS "\\p{Z}\\t\\n\\x{0b}\\f\\r\\x{85}"
@@ -937,12 +938,8 @@ out:
 
 /* -------------------------------------------------------------------- encoding */
 
-/*
- * The truncation rule of tokenizer_encode in wordpiece.c (HF "longest_first": remove
- * total - max_len tokens one at a time from the end of the longer text, from text_b on a
- * tie), in its closed form; only the special tokens differ: 2 for one text, 4 for a pair
- * (RobertaTokenizer.build_inputs_with_special_tokens).
- */
+/* Special tokens <s> a </s> (</s> b </s>), all segment 0 (RobertaTokenizer); truncation and
+ * layout: model/encoding.c. */
 int bpe_encode(const struct bpe *b, const char *text_a, const char *text_b, int max_len,
                struct encoding *out, struct err *e)
 {
@@ -971,47 +968,9 @@ int bpe_encode(const struct bpe *b, const char *text_a, const char *text_b, int 
         }
     }
 
-    size_t special = text_b ? 4 : 2;
-    size_t la = (size_t)na, lb = (size_t)nb;
-    if (la + lb + special > (size_t)max_len) {
-        size_t excess = la + lb + special - (size_t)max_len;
-        if (!text_b) {
-            la -= excess; /* la + 2 > max_len >= 3, so excess < la */
-        } else {
-            size_t diff = la > lb ? la - lb : lb - la;
-            size_t first = diff < excess ? diff : excess;
-            size_t rest = excess - first;
-            if (la > lb) {
-                la -= first + rest / 2;
-                lb -= rest - rest / 2;
-            } else {
-                la -= rest / 2;
-                lb -= first + rest - rest / 2;
-            }
-        }
-        out->truncated = true;
-    }
-
-    size_t total = la + lb + special;
-    out->ids = malloc(total * sizeof *out->ids);
-    out->type_ids = calloc(total, sizeof *out->type_ids); /* RoBERTa: all segment 0 */
-    if (!out->ids || !out->type_ids) {
-        encoding_free(out);
-        rc = bpe_nomem(e);
-        goto out;
-    }
-    size_t k = 0;
-    out->ids[k++] = b->sp.cls;
-    memcpy(out->ids + k, a, la * sizeof *a);
-    k += la;
-    out->ids[k++] = b->sp.sep;
-    if (text_b) {
-        out->ids[k++] = b->sp.sep;
-        memcpy(out->ids + k, bb, lb * sizeof *bb);
-        k += lb;
-        out->ids[k++] = b->sp.sep;
-    }
-    out->len = (int)k;
+    const struct encoding_layout lay = {b->sp.cls, b->sp.sep, 2, false};
+    rc = encoding_build(&lay, a, (size_t)na, bb, (size_t)nb, text_b != NULL, max_len,
+                        out, e);
 out:
     free(bb);
     free(a);

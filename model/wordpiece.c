@@ -58,6 +58,7 @@
 #include "bpe.h"
 #include "tokenizer.h"
 #include "utf8.h"
+#include "encoding.h"
 
 /* ------------------------------------------------------------------ Unicode tables */
 
@@ -1174,12 +1175,7 @@ int tokenizer_basic_split(const struct tokenizer *t, const char *text, char ***w
 
 /* -------------------------------------------------------------------- encoding */
 
-/*
- * Truncation is HF's "longest_first" (truncate_sequences): remove num = total - max_len
- * tokens, one at a time from the end of the longer sequence, from text_b on a tie.  In
- * closed form (as HF >= 4.30 computes it): first the difference, then the rest split
- * with the odd one going to text_b.
- */
+/* Truncation and layout: model/encoding.c (HF "longest_first"). */
 int tokenizer_encode(const struct tokenizer *t, const char *text_a, const char *text_b, int max_len,
                      struct encoding *out, struct err *e)
 {
@@ -1210,53 +1206,9 @@ int tokenizer_encode(const struct tokenizer *t, const char *text_a, const char *
         }
     }
 
-    size_t special = text_b ? 3 : 2;
-    size_t la = (size_t)na, lb = (size_t)nb;
-    if (la + lb + special > (size_t)max_len) {
-        size_t excess = la + lb + special - (size_t)max_len;
-        if (!text_b) {
-            la -= excess; /* la + 2 > max_len >= 3, so excess < la */
-        } else {
-            size_t diff = la > lb ? la - lb : lb - la;
-            size_t first = diff < excess ? diff : excess;
-            size_t rest = excess - first;
-            if (la > lb) {
-                la -= first + rest / 2;
-                lb -= rest - rest / 2;
-            } else {
-                la -= rest / 2;
-                lb -= first + rest - rest / 2;
-            }
-        }
-        out->truncated = true;
-    }
-
-    size_t total = la + lb + special;
-    out->ids = malloc(total * sizeof *out->ids);
-    out->type_ids = malloc(total * sizeof *out->type_ids);
-    if (!out->ids || !out->type_ids) {
-        encoding_free(out);
-        rc = wp_nomem(e);
-        goto out;
-    }
-    size_t k = 0;
-    out->ids[k] = t->cls;
-    out->type_ids[k++] = 0;
-    for (size_t i = 0; i < la; i++) {
-        out->ids[k] = a[i];
-        out->type_ids[k++] = 0;
-    }
-    out->ids[k] = t->sep;
-    out->type_ids[k++] = 0;
-    if (text_b) {
-        for (size_t i = 0; i < lb; i++) {
-            out->ids[k] = b[i];
-            out->type_ids[k++] = 1;
-        }
-        out->ids[k] = t->sep;
-        out->type_ids[k++] = 1;
-    }
-    out->len = (int)k;
+    const struct encoding_layout lay = {t->cls, t->sep, 1, true};
+    rc = encoding_build(&lay, a, (size_t)na, b, (size_t)nb, text_b != NULL, max_len,
+                        out, e);
 out:
     free(b);
     free(a);
