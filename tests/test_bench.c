@@ -14,24 +14,7 @@
 
 #include "harness/bench.h"
 #include "suites.h"
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
-}
-
-static const char *bin(void)
-{
-    const char *b = getenv("PEFTBENCH_BIN");
-    return b ? b : "build/peftbench";
-}
+#include "cli_util.h"
 
 static char *slurp(const char *path)
 {
@@ -81,7 +64,7 @@ START_TEST(table_has_rows_and_goals)
     close(fd);
     ck_assert_int_eq(sh("%s bench --dims 2,32,2,64,50 --batch 2 --seq 8 --warmup 0 --repeats 1 "
                         "--threads 1 --method full --method head --method bare-bwd "
-                        "--method lora --method ia3 > %s 2>/dev/null", bin(), out), 0);
+                        "--method lora --method ia3 > %s 2>/dev/null", peftbench_bin(), out), 0);
     const char *t = slurp(out);
     ck_assert_ptr_nonnull(strstr(t, "# size custom: L=2 D=32 H=2 F=64 V=50, batch 2x8"));
     static const char *rows[] = {"\nfull ", "\nhead ", "\nbare-bwd ", "\nlora ", "\nia3 "};
@@ -116,14 +99,14 @@ START_TEST(bad_options_refused)
     int fd = mkstemp(err);
     ck_assert_int_ge(fd, 0);
     close(fd);
-    ck_assert_int_eq(sh("%s bench --dims 2,30,4,64,50 2> %s", bin(), err), 2);
+    ck_assert_int_eq(sh("%s bench --dims 2,30,4,64,50 2> %s", peftbench_bin(), err), 2);
     ck_assert_ptr_nonnull(strstr(slurp(err), "--dims expects L,D,H,F,V"));
-    ck_assert_int_eq(sh("%s bench --method nosuch 2> %s", bin(), err), 2);
+    ck_assert_int_eq(sh("%s bench --method nosuch 2> %s", peftbench_bin(), err), 2);
     ck_assert_ptr_nonnull(strstr(slurp(err), "nosuch"));
-    ck_assert_int_eq(sh("%s bench --size huge 2> %s", bin(), err), 2);
+    ck_assert_int_eq(sh("%s bench --size huge 2> %s", peftbench_bin(), err), 2);
     ck_assert_ptr_nonnull(strstr(slurp(err), "'huge'"));
-    ck_assert_int_eq(sh("%s bench --threads 0 2> %s", bin(), err), 2);
-    ck_assert_int_eq(sh("%s bench --cell --method lora --method full 2> %s", bin(), err), 2);
+    ck_assert_int_eq(sh("%s bench --threads 0 2> %s", peftbench_bin(), err), 2);
+    ck_assert_int_eq(sh("%s bench --cell --method lora --method full 2> %s", peftbench_bin(), err), 2);
     ck_assert_ptr_nonnull(strstr(slurp(err), "exactly one size, method and thread count"));
     unlink(err);
 }

@@ -18,6 +18,7 @@
 
 #include "harness/compare.h"
 #include "suites.h"
+#include "cli_util.h"
 
 static char tmpdir[128];
 
@@ -45,24 +46,6 @@ static const char *tpath(const char *name)
     char *p = buf[k++ & 7];
     snprintf(p, sizeof buf[0], "%s/%s", tmpdir, name);
     return p;
-}
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static const char *bin(void)
-{
-    const char *b = getenv("PEFTBENCH_BIN");
-    return b ? b : "build/peftbench";
 }
 
 /* A results.csv: the columns compare needs plus a few it ignores. */
@@ -274,7 +257,7 @@ START_TEST(binary_exit_codes)
     struct row r = base_rows[1];
     r.metric -= 0.1;
     const char *worse = variant("worse.csv", 1, r);
-    const char *b = bin();
+    const char *b = peftbench_bin();
     ck_assert_int_eq(sh("%s compare %s %s >/dev/null", b, base, same), 0);
     ck_assert_int_eq(sh("%s compare %s %s >/dev/null", b, base, worse), 1);
     /* a looser tolerance accepts the drop */

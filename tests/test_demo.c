@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "suites.h"
+#include "cli_util.h"
 
 static char ddir[64];
 
@@ -23,24 +24,6 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 {
     (void)st, (void)flag, (void)ftw;
     return remove(path);
-}
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
-}
-
-static const char *bin(void)
-{
-    const char *b = getenv("PEFTBENCH_BIN");
-    return b ? b : "build/peftbench";
 }
 
 /* Count lines of path containing needle. */
@@ -64,8 +47,8 @@ START_TEST(quickstart_parses_and_plans)
                         ddir), 0);
     /* the built-in model's width (configs/pretrain/tiny-bert.yaml: hidden 128, 4 heads) */
     ck_assert_int_eq(sh("%s init-model %s/m --vocab %s/vocab.txt --layers 1 --hidden 128 "
-                        "--heads 4 --ffn 256 >/dev/null", bin(), ddir, ddir), 0);
-    ck_assert_int_eq(sh("%s plan configs/quickstart.yaml model=%s/m > %s/plan.txt 2>&1", bin(),
+                        "--heads 4 --ffn 256 >/dev/null", peftbench_bin(), ddir, ddir), 0);
+    ck_assert_int_eq(sh("%s plan configs/quickstart.yaml model=%s/m > %s/plan.txt 2>&1", peftbench_bin(),
                         ddir, ddir), 0);
     char plan[128];
     snprintf(plan, sizeof plan, "%s/plan.txt", ddir);

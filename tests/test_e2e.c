@@ -27,21 +27,10 @@
 #include "suites.h"
 #include "tasks/task.h"
 #include "tasks/tsv.h"
+#include "cli_util.h"
 
 static char root[128]; /* per-suite temp dir with the model and sweep files */
 static char bin[1024];
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
 
 static char *slurp(const char *path)
 {

@@ -27,6 +27,7 @@
 #include "harness/results.h"
 #include "harness/yaml.h"
 #include "suites.h"
+#include "cli_util.h"
 
 static char tmpdir[128];
 
@@ -83,24 +84,6 @@ static long fsize(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 ? (long)st.st_size : -1;
-}
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static const char *bin(void)
-{
-    const char *b = getenv("PEFTBENCH_BIN");
-    return b ? b : "build/peftbench";
 }
 
 static bool have_gnuplot(void)
@@ -713,7 +696,7 @@ START_TEST(cli_plot_and_report)
     snprintf(path, sizeof path, "%s/sweep.yaml", dir);
     write_text(path, "sweep: fx\nmodel: builtin:tiny-bert\ntasks: [wn-pos]\nmethods: [lora]\n"
                      "plots:\n  - {output: mine, x: rank, filter: {task: wn-pos}}\n");
-    ck_assert_int_eq(sh("%s plot %s --no-render >/dev/null", bin(), dir), 0);
+    ck_assert_int_eq(sh("%s plot %s --no-render >/dev/null", peftbench_bin(), dir), 0);
     char *gp = plot_file(dir, "mine", "gp");
     ck_assert_ptr_nonnull(gp);
     free(gp);
@@ -722,14 +705,14 @@ START_TEST(cli_plot_and_report)
     write_text(bad, "sweep: fx\nplots:\n  - {x: rank, colour: red}\n");
     char err_path[700];
     snprintf(err_path, sizeof err_path, "%s/err.txt", tmpdir);
-    ck_assert_int_eq(sh("%s plot %s --results %s --no-render 2>%s", bin(), bad, dir, err_path), 1);
+    ck_assert_int_eq(sh("%s plot %s --results %s --no-render 2>%s", peftbench_bin(), bad, dir, err_path), 1);
     char *msg = slurp(err_path);
     ck_assert_msg(strstr(msg, "bad.yaml:3:15: plots[0]: unknown field 'colour'"), "%s", msg);
     free(msg);
-    ck_assert_int_eq(sh("%s plot >/dev/null 2>&1", bin()), 2);
-    ck_assert_int_eq(sh("%s plot %s/none 2>/dev/null", bin(), tmpdir), 1);
+    ck_assert_int_eq(sh("%s plot >/dev/null 2>&1", peftbench_bin()), 2);
+    ck_assert_int_eq(sh("%s plot %s/none 2>/dev/null", peftbench_bin(), tmpdir), 1);
     /* report */
-    ck_assert_int_eq(sh("%s report %s >/dev/null", bin(), dir), 0);
+    ck_assert_int_eq(sh("%s report %s >/dev/null", peftbench_bin(), dir), 0);
     snprintf(path, sizeof path, "%s/report.md", dir);
     char *md = slurp(path);
     ck_assert_ptr_nonnull(md);
@@ -744,14 +727,14 @@ START_TEST(cli_plot_and_report)
     ck_assert_ptr_nonnull(strstr(md, "gnuplot mine.gp")); /* not drawn (--no-render) */
     free(md);
     if (have_gnuplot()) {
-        ck_assert_int_eq(sh("%s plot %s >/dev/null", bin(), dir), 0);
-        ck_assert_int_eq(sh("%s report %s >/dev/null", bin(), dir), 0);
+        ck_assert_int_eq(sh("%s plot %s >/dev/null", peftbench_bin(), dir), 0);
+        ck_assert_int_eq(sh("%s report %s >/dev/null", peftbench_bin(), dir), 0);
         md = slurp(path);
         ck_assert_ptr_nonnull(strstr(md, "![mine](plots/mine.png)"));
         ck_assert_ptr_nonnull(strstr(md, "![params-wn-pos](plots/params-wn-pos.png)"));
         free(md);
     }
-    ck_assert_int_eq(sh("%s report %s/none 2>/dev/null", bin(), tmpdir), 1);
+    ck_assert_int_eq(sh("%s report %s/none 2>/dev/null", peftbench_bin(), tmpdir), 1);
 }
 END_TEST
 
@@ -764,7 +747,7 @@ START_TEST(cli_plot_without_gnuplot)
     snprintf(err_path, sizeof err_path, "%s/err.txt", tmpdir);
     ck_assert_int_eq(mkdir(empty, 0755), 0);
     char *before = slurp(csv);
-    ck_assert_int_eq(sh("PATH=%s %s plot %s >/dev/null 2>%s", empty, bin(), dir, err_path), 1);
+    ck_assert_int_eq(sh("PATH=%s %s plot %s >/dev/null 2>%s", empty, peftbench_bin(), dir, err_path), 1);
     char *msg = slurp(err_path), *after = slurp(csv);
     ck_assert_msg(strstr(msg, "gnuplot"), "%s", msg);
     ck_assert_msg(strstr(msg, "install"), "%s", msg);

@@ -24,6 +24,7 @@
 #include "harness/slurm.h"
 #include "harness/sweep.h"
 #include "suites.h"
+#include "cli_util.h"
 
 static char root[128]; /* per-test temp dir; its name holds a space and a quote */
 static char bin[4096];
@@ -87,18 +88,6 @@ static char *slurp(const char *path)
 }
 
 /* Run a shell command (built with printf formats; quote paths with q()). */
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[16384];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 /* s quoted for the shell, in rotating static buffers (for sh()). */
 static const char *q(const char *s)
 {
