@@ -218,43 +218,6 @@ static int unknown_key(struct err *e, const struct ynode *k, const char *what,
                  list);
 }
 
-static bool parse_ll(const char *s, long long *v)
-{
-    const char *p = s + (*s == '-' || *s == '+');
-    if (!*p)
-        return false;
-    for (const char *q = p; *q; q++)
-        if (*q < '0' || *q > '9')
-            return false;
-    errno = 0;
-    char *end;
-    long long x = strtoll(s, &end, 10);
-    if (errno || *end)
-        return false;
-    *v = x;
-    return true;
-}
-
-static bool parse_real(const char *s, double *v)
-{
-    bool digit = false;
-    for (const char *q = s; *q; q++) {
-        if (*q >= '0' && *q <= '9')
-            digit = true;
-        else if (!strchr(".eE+-", *q))
-            return false;
-    }
-    if (!digit)
-        return false;
-    errno = 0;
-    char *end;
-    double x = strtod(s, &end);
-    if (errno || *end || !isfinite(x))
-        return false;
-    *v = x;
-    return true;
-}
-
 /* Parse value v of field f into c. */
 static int set_field(struct pretrain_cfg *c, const struct pf *f, const struct ynode *v,
                      struct err *e)
@@ -282,10 +245,10 @@ static int set_field(struct pretrain_cfg *c, const struct pf *f, const struct yn
     double x;
     long long i = 0;
     if (f->type == PF_REAL) {
-        if (!parse_real(s, &x))
+        if (!yaml_scalar_real(s, &x))
             return nfail(e, ERR_CONFIG, v, "%s: expected %s, found '%.60s'", name, f->expect, s);
     } else {
-        if (!parse_ll(s, &i))
+        if (!yaml_scalar_ll(s, &i))
             return nfail(e, ERR_CONFIG, v, "%s: expected %s, found '%.60s'", name, f->expect, s);
         x = (double)i;
     }

@@ -106,45 +106,6 @@ static void sb_escaped(struct strbuf *b, const char *s)
 
 /* ---- scalar parsing ------------------------------------------------------ */
 
-/* Decimal integer with optional sign: no spaces, no 0x, no exponent. */
-static bool parse_ll(const char *s, long long *v)
-{
-    const char *p = s + (*s == '-' || *s == '+');
-    if (!*p)
-        return false;
-    for (const char *q = p; *q; q++)
-        if (*q < '0' || *q > '9')
-            return false;
-    errno = 0;
-    char *end;
-    long long x = strtoll(s, &end, 10);
-    if (errno || *end)
-        return false;
-    *v = x;
-    return true;
-}
-
-/* Decimal real ("3", "0.5", "1e-4", "-2.5E+3"): no inf/nan/hex. */
-static bool parse_real(const char *s, double *v)
-{
-    bool digit = false;
-    for (const char *q = s; *q; q++) {
-        if (*q >= '0' && *q <= '9')
-            digit = true;
-        else if (!strchr(".eE+-", *q))
-            return false;
-    }
-    if (!digit)
-        return false;
-    errno = 0;
-    char *end;
-    double x = strtod(s, &end);
-    if (errno || *end || !isfinite(x))
-        return false;
-    *v = x;
-    return true;
-}
-
 static bool valid_name(const char *s, size_t max)
 {
     size_t n = strlen(s);
@@ -277,11 +238,11 @@ static int train_set(struct train_cfg *t, int f, const struct ynode *v, const ch
     double x;
     long long i = 0;
     if (d->type == TF_INT) {
-        if (!parse_ll(s, &i))
+        if (!yaml_scalar_ll(s, &i))
             return nfail(e, ERR_CONFIG, v, "%s.%s: expected %s, found '%.60s'", ctx, d->name,
                          d->expect, s);
         x = (double)i;
-    } else if (!parse_real(s, &x)) {
+    } else if (!yaml_scalar_real(s, &x)) {
         return nfail(e, ERR_CONFIG, v, "%s.%s: expected %s, found '%.60s'", ctx, d->name, d->expect,
                      s);
     }
@@ -1088,7 +1049,7 @@ static int parse_top(struct sweep *s, const struct ynode *root, const char *path
     s->max_trials = SWEEP_DEFAULT_MAX_TRIALS;
     if ((n = ynode_get(root, "max_trials"))) {
         long long v;
-        if (n->kind != YNODE_SCALAR || !parse_ll(n->text, &v) || v < 1)
+        if (n->kind != YNODE_SCALAR || !yaml_scalar_ll(n->text, &v) || v < 1)
             return nfail(e, ERR_CONFIG, n, "max_trials: expected an integer >= 1, found %s",
                          DESCRIBE(n));
         s->max_trials = (size_t)v;

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1224,4 +1225,41 @@ int ynode_emit(const struct ynode *n, char **out, struct err *e)
     }
     *out = o.p ? o.p : calloc(1, 1);
     return *out ? 0 : ERR_SET(e, ERR_NOMEM, "out of memory");
+}
+
+bool yaml_scalar_ll(const char *s, long long *v)
+{
+    const char *p = s + (*s == '-' || *s == '+');
+    if (!*p)
+        return false;
+    for (const char *q = p; *q; q++)
+        if (*q < '0' || *q > '9')
+            return false;
+    errno = 0;
+    char *end;
+    long long x = strtoll(s, &end, 10);
+    if (errno || *end)
+        return false;
+    *v = x;
+    return true;
+}
+
+bool yaml_scalar_real(const char *s, double *v)
+{
+    bool digit = false;
+    for (const char *q = s; *q; q++) {
+        if (*q >= '0' && *q <= '9')
+            digit = true;
+        else if (!strchr(".eE+-", *q))
+            return false;
+    }
+    if (!digit)
+        return false;
+    errno = 0;
+    char *end;
+    double x = strtod(s, &end);
+    if (errno || *end || !isfinite(x))
+        return false;
+    *v = x;
+    return true;
 }

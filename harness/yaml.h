@@ -111,4 +111,10 @@ const char *ynode_describe(const struct ynode *n, char *buf, size_t size);
 /* True for an unquoted empty, ~, null, Null or NULL scalar (and for n == NULL). */
 bool ynode_is_null(const struct ynode *n);
 
+/* Schema typing of scalar text, shared by every YAML schema (sweeps, pretraining configs).
+ * Decimal integer with optional sign: no spaces, no 0x, no exponent. */
+bool yaml_scalar_ll(const char *s, long long *v);
+/* Decimal real ("3", "0.5", "1e-4", "-2.5E+3"): no inf/nan/hex, finite. */
+bool yaml_scalar_real(const char *s, double *v);
+
 #endif
