@@ -194,6 +194,37 @@ static int attach(struct model *m, struct method_inst *mi, const char *name, str
     return method_create(mi, ops, &hv, m, 1, e);
 }
 
+/* Merged inference against a bare backbone of the same shape built in this process, timed
+ * alternately (merged, bare, merged, ...) so that drift of a shared machine hits both alike. */
+static int time_merged_vs_bare(const struct bench_opts *o, struct model *m,
+                               const struct bench_batch *bb, int reps, struct bench_cell *c,
+                               struct err *e)
+{
+    struct bert_config cfg;
+    make_config(o, &cfg);
+    struct mem_acct acct;
+    mem_acct_init(&acct);
+    struct model bare;
+    if (model_create(&bare, &cfg, 2, &acct, e))
+        return e->code;
+    model_init_weights(&bare, 2);
+    double tm[64], tb[64];
+    reps = reps > 64 ? 64 : reps;
+    int rc = ERR_OK;
+    for (int k = -1; k < reps && rc == ERR_OK; k++) {
+        double x, y;
+        rc = time_steps(m, bb, false, 0, 1, &x, e);
+        if (rc == ERR_OK)
+            rc = time_steps(&bare, bb, false, 0, 1, &y, e);
+        if (k >= 0)
+            tm[k] = x, tb[k] = y;
+    }
+    if (rc == ERR_OK)
+        c->merged = timer_median(tm, (size_t)reps), c->merged_bare = timer_median(tb, (size_t)reps);
+    model_destroy(&bare);
+    return rc;
+}
+
 /* The measured phase: training steps with memory watched, then inference, then merged. */
 static int measure(const struct bench_opts *o, struct model *m, struct method_inst *mi,
                    struct mem_acct *acct, const struct bench_batch *bb, struct bench_cell *c,
@@ -211,12 +242,11 @@ static int measure(const struct bench_opts *o, struct model *m, struct method_in
     int inf_reps = o->repeats < 3 ? 3 : o->repeats;
     if (time_steps(m, bb, false, 1, inf_reps, &c->infer, e))
         return e->code;
-    c->merged = (double)NAN;
+    c->merged = c->merged_bare = (double)NAN;
     if (mi->ops && mi->ops->merge) {
         if (method_merge(mi, m, e))
             return e->code;
-        if (time_steps(m, bb, false, 1, inf_reps, &c->merged, e))
-            return e->code;
+        return time_merged_vs_bare(o, m, bb, inf_reps, c, e);
     }
     return ERR_OK;
 }
@@ -264,9 +294,11 @@ int bench_cell_run(const struct bench_opts *o, const char *method, struct bench_
 void bench_cell_print(const struct bench_cell *c, FILE *out)
 {
     fprintf(out, "cell method=%s threads=%d peak_gflops=%.6g step=%.9g infer=%.9g merged=%.9g "
+                 "merged_bare=%.9g "
                  "flops_train=%.9g flops_infer=%.9g trainable=%zu acct_base=%zu acct_peak=%zu "
                  "rss_base=%zu rss_peak=%zu",
-            c->method, c->threads, c->peak_gflops, c->step, c->infer, c->merged, c->flops_train,
+            c->method, c->threads, c->peak_gflops, c->step, c->infer, c->merged, c->merged_bare,
+            c->flops_train,
             c->flops_infer, c->trainable, c->acct_base, c->acct_peak, c->rss_base, c->rss_peak);
     for (int k = 0; k < MEM_NCAT; k++)
         fprintf(out, " peak_%s=%zu", mem_cat_name((enum mem_cat)k), c->peak[k]);
@@ -316,7 +348,7 @@ bool bench_cell_parse(const char *line, struct bench_cell *c)
               field(line, "method", c->method, sizeof c->method) &&
               field_d(line, "threads", &thr) && field_d(line, "peak_gflops", &c->peak_gflops) &&
               field_d(line, "step", &c->step) && field_d(line, "infer", &c->infer) &&
-              field_d(line, "merged", &c->merged) &&
+              field_d(line, "merged", &c->merged) && field_d(line, "merged_bare", &c->merged_bare) &&
               field_d(line, "flops_train", &c->flops_train) &&
               field_d(line, "flops_infer", &c->flops_infer) &&
               field_z(line, "trainable", &c->trainable) &&

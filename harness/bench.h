@@ -46,6 +46,8 @@ struct bench_cell {
     int threads;
     double peak_gflops;           /* sgemm calibration at these threads */
     double step, infer, merged;   /* median seconds per batch */
+    double merged_bare;           /* a bare backbone's inference, timed alternately with merged
+                                     in the same process (NaN when not mergeable) */
     double flops_train;           /* FLOPs per token of the step (see bench.c) */
     double flops_infer;
     size_t trainable;             /* trainable parameters */

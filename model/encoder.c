@@ -168,7 +168,8 @@ static bool site_trainable(const struct encoder *enc, int l, enum hook_site s)
 static bool site_hooked(const struct encoder *enc, int l, enum hook_site s)
 {
     for (int i = 0; i < enc->hooks.n; i++)
-        if (enc->hooks.items[i].layer == l && enc->hooks.items[i].site == s)
+        if (enc->hooks.items[i].layer == l && enc->hooks.items[i].site == s &&
+            !hook_inert(&enc->hooks.items[i]))
             return true;
     return false;
 }
