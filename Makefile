@@ -161,7 +161,9 @@ test-slurm: check-deps
 # `make nightly` runs configs/nightly.yaml afresh into results/nightly (fixed thread count: with a
 # fixed seed the metrics then repeat bit for bit on one machine) and compares it with the committed
 # baseline through `peftbench compare`: exit status 1 on a regression, 2 on unusable input.
-# Tolerances: NIGHTLY_TOLS='--metric-tol 0.01 --speed-tol 0.15 --mem-tol 0.10' (the defaults);
+# Tolerances: metrics, parameter counts and memory at compare's defaults; throughput per trial at
+# 35% (a 7-second trial's throughput swings +-20% on a shared 2-core machine: measured) and over
+# the whole sweep (geometric mean) at compare's 10%.  Override with NIGHTLY_TOLS='...';
 # NIGHTLY_ARGS='model=DIR' passes overrides to the run (they change the trial ids: a baseline made
 # with an override only matches runs with the same override).
 # `make nightly-baseline` runs the same sweep and copies its results.csv to the baseline; commit it
@@ -170,7 +172,7 @@ NIGHTLY_SWEEP    ?= configs/nightly.yaml
 NIGHTLY_OUT      ?= results/nightly
 NIGHTLY_BASELINE ?= results/baselines/nightly.csv
 NIGHTLY_THREADS  ?= 2
-NIGHTLY_TOLS     ?=
+NIGHTLY_TOLS     ?= --speed-tol 0.35
 NIGHTLY_ARGS     ?=
 
 .PHONY: nightly nightly-baseline nightly-run

@@ -554,7 +554,7 @@ static int cmd_compare(int argc, char **argv, FILE *out, FILE *errf)
     static const char usage[] =
         "usage: peftbench compare BASELINE.csv CURRENT.csv [--metric-tol 0.01] "
         "[--speed-tol 0.15]\n"
-        "                         [--mem-tol 0.10] [--allow-missing]\n";
+        "                         [--sweep-speed-tol 0.10] [--mem-tol 0.10] [--allow-missing]\n";
     struct compare_opts o;
     compare_opts_default(&o);
     const char *files[2] = {NULL, NULL};
@@ -563,6 +563,7 @@ static int cmd_compare(int argc, char **argv, FILE *out, FILE *errf)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         double *tol = strcmp(a, "--metric-tol") == 0  ? &o.metric_tol
                       : strcmp(a, "--speed-tol") == 0 ? &o.speed_tol
+                      : strcmp(a, "--sweep-speed-tol") == 0 ? &o.sweep_speed_tol
                       : strcmp(a, "--mem-tol") == 0   ? &o.mem_tol
                                                       : NULL;
         if (tol) {

@@ -11,6 +11,7 @@ void compare_opts_default(struct compare_opts *o)
 {
     o->metric_tol = 0.01;
     o->speed_tol = 0.15;
+    o->sweep_speed_tol = 0.10;
     o->mem_tol = 0.10;
     o->allow_missing = false;
 }
@@ -128,6 +129,7 @@ static const char *cell(const struct side *s, size_t row, const char *col)
 /* The verdict of one matched trial, and the cells of its table row. */
 struct row_cmp {
     bool regressed, improved;
+    double speed_ratio; /* current / baseline normalized throughput, NaN when not comparable */
     char why[160]; /* "metric, speed" */
     char better[160];
     char metric[96], speed[96], mem[96], params[96];
@@ -195,6 +197,7 @@ static void cmp_metric(struct row_cmp *r, double mb, double mc, double tol)
 
 static void cmp_speed(struct row_cmp *r, double tb, double cb, double tc, double cc, double tol)
 {
+    r->speed_ratio = (double)NAN;
     if (!(tb > 0) || !(tc > 0)) {
         snprintf(r->speed, sizeof r->speed, "-");
         return;
@@ -203,6 +206,7 @@ static void cmp_speed(struct row_cmp *r, double tb, double cb, double tc, double
     double nb = calibrated ? tb / cb : tb, nc = calibrated ? tc / cc : tc, ratio = nc / nb;
     snprintf(r->speed, sizeof r->speed, "%.1f -> %.1f (x%.2f)%s", nb, nc, ratio,
              calibrated ? "" : " raw tok/s");
+    r->speed_ratio = ratio;
     if (ratio < 1.0 - tol) {
         r->regressed = true;
         note(r->why, sizeof r->why, "speed");
@@ -233,6 +237,7 @@ static void compare_row(struct row_cmp *r, const struct side *b, size_t rb, cons
                         size_t rc, const struct compare_opts *o)
 {
     memset(r, 0, sizeof *r);
+    r->speed_ratio = (double)NAN;
     const char *sb = cell(b, rb, "status"), *sc = cell(c, rc, "status");
     cmp_status(r, sb, sc);
     cmp_params(r, b, rb, c, rc);
@@ -278,15 +283,32 @@ static void print_missing(FILE *out, const struct side *from, const struct side 
     *count = n;
 }
 
+/* The sweep as a whole: the geometric mean of the per-trial throughput ratios.  A broad slowdown
+ * shows here even when each trial's own change is within its (noisier) tolerance. */
+static void sweep_speed(struct compare_summary *sum, double logsum, const struct compare_opts *o,
+                        FILE *out)
+{
+    sum->speed_gmean = sum->speed_trials ? exp(logsum / sum->speed_trials) : (double)NAN;
+    if (!sum->speed_trials)
+        return;
+    sum->sweep_slower = sum->speed_gmean < 1.0 - o->sweep_speed_tol;
+    sum->regressions += sum->sweep_slower;
+    fprintf(out, "%sthroughput over the sweep (geometric mean of %d trials' ratios): x%.3f "
+                 "(tolerance %g%%)\n",
+            sum->sweep_slower ? "REGRESSION: " : "", sum->speed_trials, sum->speed_gmean,
+            100.0 * o->sweep_speed_tol);
+}
+
 int compare_files(const char *baseline, const char *current, const struct compare_opts *o,
                   FILE *out, struct compare_summary *sum, struct err *e)
 {
     memset(sum, 0, sizeof *sum);
-    if (!(o->metric_tol >= 0) || !(o->speed_tol >= 0 && o->speed_tol < 1) || !(o->mem_tol >= 0))
+    if (!(o->metric_tol >= 0) || !(o->speed_tol >= 0 && o->speed_tol < 1) || !(o->mem_tol >= 0) ||
+        !(o->sweep_speed_tol >= 0 && o->sweep_speed_tol < 1))
         return ERR_SET(e, ERR_RANGE,
-                       "tolerances: --metric-tol and --mem-tol must be >= 0 and --speed-tol in "
-                       "[0, 1) (got %g, %g, %g)",
-                       o->metric_tol, o->speed_tol, o->mem_tol);
+                       "tolerances: --metric-tol and --mem-tol must be >= 0, --speed-tol and "
+                       "--sweep-speed-tol in [0, 1) (got %g, %g, %g, %g)",
+                       o->metric_tol, o->speed_tol, o->mem_tol, o->sweep_speed_tol);
     struct side b, c;
     memset(&c, 0, sizeof c);
     int rc = side_load(&b, baseline, "baseline", e);
@@ -307,6 +329,7 @@ int compare_files(const char *baseline, const char *current, const struct compar
     fprintf(out, "%-16s  %-16s %-14s %-30s %-28s %-26s %-16s %s\n", "trial_id", "method", "task",
             "metric (base -> current)", "throughput/calibration", "peak memory MiB", "params",
             "verdict");
+    double logsum = 0.0;
     /* in the current file's order: plan order */
     for (size_t rcur = 0; rcur < c.t.nrows; rcur++) {
         long rb = side_find(&b, agg_table_cell(&c.t, rcur, c.id));
@@ -318,6 +341,8 @@ int compare_files(const char *baseline, const char *current, const struct compar
         sum->matched++;
         sum->regressed += r.regressed;
         sum->improved += !r.regressed && r.improved;
+        if (r.speed_ratio > 0)
+            logsum += log(r.speed_ratio), sum->speed_trials++;
     }
     print_missing(out, &b, &c,
                   o->allow_missing ? "missing from current (allowed by --allow-missing)"
@@ -330,6 +355,7 @@ int compare_files(const char *baseline, const char *current, const struct compar
             "new\n",
             sum->matched, sum->regressed, sum->improved,
             sum->matched - sum->regressed - sum->improved, sum->missing, sum->added);
+    sweep_speed(sum, logsum, o, out);
     fprintf(out, "%s\n", sum->regressions ? "RESULT: REGRESSION" : "RESULT: no regression");
     side_free(&b);
     side_free(&c);

@@ -34,7 +34,8 @@
 
 struct compare_opts {
     double metric_tol;  /* 0.01: absolute, on primary_value */
-    double speed_tol;   /* 0.15: relative, on normalized throughput */
+    double speed_tol;   /* 0.15: relative, on one trial's normalized throughput */
+    double sweep_speed_tol; /* 0.10: relative, on the geometric mean over all matched trials */
     double mem_tol;     /* 0.10: relative, on mem_peak_total */
     bool allow_missing; /* trials missing from CURRENT are not regressions */
 };
@@ -45,7 +46,11 @@ struct compare_summary {
     int improved;    /* matched trials with an improvement and no regression */
     int missing;     /* in BASELINE, not in CURRENT */
     int added;       /* in CURRENT, not in BASELINE */
-    int regressions; /* regressed + (missing unless allow_missing): the exit decision */
+    int regressions; /* regressed + (missing unless allow_missing) + sweep slowdown: the exit
+                        decision */
+    int speed_trials;     /* trials in the sweep-level throughput ratio */
+    double speed_gmean;   /* geometric mean of their normalized-throughput ratios (NaN: none) */
+    bool sweep_slower;    /* speed_gmean < 1 - sweep_speed_tol */
 };
 
 /* The defaults above. */
