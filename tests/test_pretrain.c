@@ -429,11 +429,11 @@ static double tied_loss(void *p)
     return r.loss;
 }
 
-START_TEST(mlm_tied_embedding_gradient)
+/* A one-layer trainable model (V=14, D=8, no dropout) with an MLM head, seeded. */
+static void tied_init(struct tied_ctx *c, uint64_t seed)
 {
-    static struct tied_ctx c;
-    memset(&c, 0, sizeof c);
-    mem_acct_init(&c.acct);
+    memset(c, 0, sizeof *c);
+    mem_acct_init(&c->acct);
     struct bert_config bc;
     hfconfig_default(&bc);
     bc.vocab_size = 14, bc.hidden_size = 8, bc.num_hidden_layers = 1;
@@ -441,11 +441,18 @@ START_TEST(mlm_tied_embedding_gradient)
     bc.initializer_range = 0.3f;
     bc.hidden_dropout_prob = bc.attention_probs_dropout_prob = 0.0f;
     struct err e;
-    ck_assert_int_eq(model_create(&c.m, &bc, 2, &c.acct, &e), 0);
-    model_init_weights(&c.m, 9);
-    ck_assert_int_eq(model_set_backbone_trainable(&c.m, true, &e), 0);
-    ck_assert_int_eq(mlm_head_create(&c.head, &c.m.enc, &c.acct, &e), 0);
-    mlm_head_init(&c.head, 0.3f, 9);
+    ck_assert_int_eq(model_create(&c->m, &bc, 2, &c->acct, &e), 0);
+    model_init_weights(&c->m, seed);
+    ck_assert_int_eq(model_set_backbone_trainable(&c->m, true, &e), 0);
+    ck_assert_int_eq(mlm_head_create(&c->head, &c->m.enc, &c->acct, &e), 0);
+    mlm_head_init(&c->head, 0.3f, seed);
+}
+
+START_TEST(mlm_tied_embedding_gradient)
+{
+    static struct tied_ctx c;
+    tied_init(&c, 9);
+    struct err e;
     const int ids[12] = {2, 7, 4, 9, 11, 3, 2, 5, 4, 3, 0, 0};
     for (int i = 0; i < 12; i++)
         c.ids[i] = ids[i], c.mask[i] = i < 10;
@@ -507,20 +514,8 @@ static double bow_loss(void *p)
 START_TEST(mlm_cls_bow_gradient)
 {
     static struct tied_ctx c;
-    memset(&c, 0, sizeof c);
-    mem_acct_init(&c.acct);
-    struct bert_config bc;
-    hfconfig_default(&bc);
-    bc.vocab_size = 14, bc.hidden_size = 8, bc.num_hidden_layers = 1;
-    bc.num_attention_heads = 2, bc.intermediate_size = 12, bc.max_position_embeddings = 8;
-    bc.initializer_range = 0.3f;
-    bc.hidden_dropout_prob = bc.attention_probs_dropout_prob = 0.0f;
+    tied_init(&c, 4);
     struct err e;
-    ck_assert_int_eq(model_create(&c.m, &bc, 2, &c.acct, &e), 0);
-    model_init_weights(&c.m, 4);
-    ck_assert_int_eq(model_set_backbone_trainable(&c.m, true, &e), 0);
-    ck_assert_int_eq(mlm_head_create(&c.head, &c.m.enc, &c.acct, &e), 0);
-    mlm_head_init(&c.head, 0.3f, 4);
     /* row 0: words 7 9 7 11; row 1: [CLS] [SEP] only (no target); row 2: word 12 */
     const int ids[18] = {2, 7, 9, 7, 11, 3, 2, 3, 0, 0, 0, 0, 2, 12, 3, 0, 0, 0};
     for (int i = 0; i < 18; i++)
