@@ -49,32 +49,7 @@ static const char *const errors_names[] = {"std", "sem", "minmax", "none"};
 #define WHERE(n)    ynode_where((n), (char[PLOT_WHERE_MAX]){0}, PLOT_WHERE_MAX)
 #define DESCRIBE(n) ynode_describe((n), (char[96]){0}, 96)
 
-/* hp_did_you_mean, plus one swap of adjacent letters ("tpye" -> "type"). */
-static const char *guess(const char *word, const char *const *cands, int n)
-{
-    const char *g = hp_did_you_mean(word, cands, n);
-    size_t len = strlen(word);
-    for (int i = 0; i < n && !g; i++) {
-        if (strlen(cands[i]) != len)
-            continue;
-        size_t ndiff = 0, at = 0;
-        for (size_t k = 0; k < len; k++)
-            if (word[k] != cands[i][k] && ndiff++ == 0)
-                at = k;
-        if (ndiff == 2 && at + 1 < len && word[at] == cands[i][at + 1] &&
-            word[at + 1] == cands[i][at])
-            g = cands[i];
-    }
-    return g;
-}
 
-static void join_list(char *buf, size_t n, const char *const *names, int k)
-{
-    size_t o = 0;
-    buf[0] = '\0';
-    for (int i = 0; i < k && o < n; i++)
-        o = str_appendf(buf, n, o, "%s%s", i ? ", " : "", names[i]);
-}
 
 /* "file:line:col: plots[i].field: message" */
 static int sfail(struct err *e, const struct ynode *n, int idx, const char *field, const char *fmt,
@@ -118,14 +93,14 @@ static int get_choice(const struct ynode *v, int idx, const char *field, const c
                       int k, int *out, struct err *e)
 {
     char list[128];
-    join_list(list, sizeof list, names, k);
+    str_join(list, sizeof list, names, k);
     if (v->kind == YNODE_SCALAR)
         for (int i = 0; i < k; i++)
             if (strcmp(v->text, names[i]) == 0) {
                 *out = i;
                 return ERR_OK;
             }
-    const char *g = v->kind == YNODE_SCALAR ? guess(v->text, names, k) : NULL;
+    const char *g = v->kind == YNODE_SCALAR ? hp_guess(v->text, names, k) : NULL;
     return sfail(e, v, idx, field, "expected one of %s, found %s%s%s%s", list, DESCRIBE(v),
                  g ? " (did you mean '" : "", g ? g : "", g ? "'?)" : "");
 }
@@ -295,7 +270,7 @@ static int check_spec(struct plot_spec *sp, int idx, const struct ynode *item, s
                          sp->x.name);
         if (strcmp(sp->y[0].name, "dev_primary") && strcmp(sp->y[0].name, "train_loss")) {
             static const char *const cy[] = {"dev_primary", "train_loss"};
-            const char *g = guess(sp->y[0].name, cy, 2);
+            const char *g = hp_guess(sp->y[0].name, cy, 2);
             return sfail(e, yn, idx, "y",
                          "a curve figure plots dev_primary or train_loss per epoch, found "
                          "'%s'%s%s%s",
@@ -328,8 +303,8 @@ static int parse_item(struct plot_spec *sp, int idx, const struct ynode *item, s
             known = strcmp(k->text, spec_fields[f]) == 0;
         if (!known) {
             char list[256];
-            join_list(list, sizeof list, spec_fields, NFIELDS);
-            const char *g = guess(k->text, spec_fields, NFIELDS);
+            str_join(list, sizeof list, spec_fields, NFIELDS);
+            const char *g = hp_guess(k->text, spec_fields, NFIELDS);
             return sfail(e, k, idx, NULL, "unknown field '%.60s'%s%s%s; valid fields: %s", k->text,
                          g ? " (did you mean '" : "", g ? g : "", g ? "'?)" : "", list);
         }
@@ -462,7 +437,7 @@ static int unknown_column(const struct agg *a, const struct plot_ref *r, const c
                 cands[n++] = suffix_of(t->cols[c]);
         }
         cands[n++] = "setting";
-        g = guess(r->name, cands, n);
+        g = hp_guess(r->name, cands, n);
     }
     char msg[ERR_MSG_MAX];
     snprintf(msg, sizeof msg,

@@ -177,18 +177,6 @@ void pretrain_cfg_free(struct pretrain_cfg *c)
     c->canonical = NULL;
 }
 
-static int nfail(struct err *e, int code, const struct ynode *n, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int nfail(struct err *e, int code, const struct ynode *n, const char *fmt, ...)
-{
-    char msg[ERR_MSG_MAX], w[ERR_MSG_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return ERR_SET(e, code, "%.300s: %s", ynode_where(n, w, sizeof w), msg);
-}
 
 #define DESCRIBE(n) ynode_describe((n), (char[96]){0}, 96)
 
@@ -205,16 +193,13 @@ static int unknown_key(struct err *e, const struct ynode *k, const char *what,
                        const char *const *valid, int n)
 {
     char list[512];
-    size_t o = 0;
-    list[0] = '\0';
-    for (int i = 0; i < n && o < sizeof list; i++)
-        o = str_appendf(list, sizeof list, o, "%s%s", i ? ", " : "", valid[i]);
+    str_join(list, sizeof list, valid, n);
     const char *guess = hp_did_you_mean(k->text, valid, n);
     if (guess)
-        return nfail(e, ERR_CONFIG, k,
+        return ynode_fail(e, ERR_CONFIG, k,
                      "unknown key '%.60s' in %s (did you mean '%s'?); valid keys: %s", k->text,
                      what, guess, list);
-    return nfail(e, ERR_CONFIG, k, "unknown key '%.60s' in %s; valid keys: %s", k->text, what,
+    return ynode_fail(e, ERR_CONFIG, k, "unknown key '%.60s' in %s; valid keys: %s", k->text, what,
                  list);
 }
 
@@ -226,18 +211,18 @@ static int set_field(struct pretrain_cfg *c, const struct pf *f, const struct yn
     full_key(f, name, sizeof name);
     char *base = (char *)c + f->off;
     if (!v || v->kind != YNODE_SCALAR || ynode_is_null(v))
-        return nfail(e, ERR_CONFIG, v, "%s: expected %s, found %s", name, f->expect, DESCRIBE(v));
+        return ynode_fail(e, ERR_CONFIG, v, "%s: expected %s, found %s", name, f->expect, DESCRIBE(v));
     const char *s = v->text;
     if (f->type == PF_STR) {
         if (v->len == 0 || v->len >= f->cap)
-            return nfail(e, ERR_CONFIG, v, "%s: expected %s of 1 to %zu characters, found %s", name,
+            return ynode_fail(e, ERR_CONFIG, v, "%s: expected %s of 1 to %zu characters, found %s", name,
                          f->expect, f->cap - 1, DESCRIBE(v));
         memcpy(base, s, v->len + 1);
         return 0;
     }
     if (f->type == PF_BOOL) {
         if (strcmp(s, "true") != 0 && strcmp(s, "false") != 0)
-            return nfail(e, ERR_CONFIG, v, "%s: expected true or false, found '%.60s'", name, s);
+            return ynode_fail(e, ERR_CONFIG, v, "%s: expected true or false, found '%.60s'", name, s);
         bool b = s[0] == 't';
         memcpy(base, &b, sizeof b);
         return 0;
@@ -246,14 +231,14 @@ static int set_field(struct pretrain_cfg *c, const struct pf *f, const struct yn
     long long i = 0;
     if (f->type == PF_REAL) {
         if (!yaml_scalar_real(s, &x))
-            return nfail(e, ERR_CONFIG, v, "%s: expected %s, found '%.60s'", name, f->expect, s);
+            return ynode_fail(e, ERR_CONFIG, v, "%s: expected %s, found '%.60s'", name, f->expect, s);
     } else {
         if (!yaml_scalar_ll(s, &i))
-            return nfail(e, ERR_CONFIG, v, "%s: expected %s, found '%.60s'", name, f->expect, s);
+            return ynode_fail(e, ERR_CONFIG, v, "%s: expected %s, found '%.60s'", name, f->expect, s);
         x = (double)i;
     }
     if (x < f->lo || x > f->hi || (f->lo_open && x == f->lo) || (f->hi_open && x == f->hi))
-        return nfail(e, ERR_RANGE, v, "%s: expected %s, found %.60s (out of range)", name,
+        return ynode_fail(e, ERR_RANGE, v, "%s: expected %s, found %.60s (out of range)", name,
                      f->expect, s);
     if (f->type == PF_INT) {
         int iv = (int)i;
@@ -281,7 +266,7 @@ static int parse_section(struct pretrain_cfg *c, const char *sec, const struct y
                          bool *given, struct err *e)
 {
     if (!m || m->kind != YNODE_MAP)
-        return nfail(e, ERR_CONFIG, m, "%s: expected a mapping of settings, found %s", sec,
+        return ynode_fail(e, ERR_CONFIG, m, "%s: expected a mapping of settings, found %s", sec,
                      DESCRIBE(m));
     for (size_t i = 0; i < m->n; i++) {
         const struct ynode *k = m->keys[i];
@@ -304,7 +289,7 @@ static int parse_section(struct pretrain_cfg *c, const char *sec, const struct y
 static int parse_root(struct pretrain_cfg *c, const struct ynode *root, bool *given, struct err *e)
 {
     if (root->kind != YNODE_MAP)
-        return nfail(e, ERR_CONFIG, root,
+        return ynode_fail(e, ERR_CONFIG, root,
                      "expected a mapping of pretraining settings (name, seed, corpus, vocab, "
                      "model, train, mlm), found %s",
                      DESCRIBE(root));

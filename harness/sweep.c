@@ -27,64 +27,23 @@
 
 /* ---- messages ------------------------------------------------------------ */
 
-/* "where: message" for node n. */
-static int nfail(struct err *e, int code, const struct ynode *n, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int nfail(struct err *e, int code, const struct ynode *n, const char *fmt, ...)
-{
-    char msg[ERR_MSG_MAX], w[ERR_MSG_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return ERR_SET(e, code, "%.300s: %s", ynode_where(n, w, sizeof w), msg);
-}
 
 #define DESCRIBE(n) ynode_describe((n), (char[96]){0}, 96)
 #define WHERE(n)    ynode_where((n), (char[ERR_MSG_MAX]){0}, ERR_MSG_MAX)
 
-/* Append names[0..n) as "a, b, c" into buf. */
-static const char *join_names(const char *const *names, int n, char *buf, size_t size)
-{
-    size_t o = 0;
-    buf[0] = '\0';
-    for (int i = 0; i < n && o < size; i++)
-        o = str_appendf(buf, size, o, "%s%s", i ? ", " : "", names[i]);
-    return buf;
-}
 
-/* hp_did_you_mean, plus one swap of adjacent letters ("rnak" -> "rank", "modle" ->
- * "model"): the commonest typo, which plain edit distance counts as two edits. */
-static const char *guess_key(const char *word, const char *const *cands, int n)
-{
-    const char *g = hp_did_you_mean(word, cands, n);
-    size_t len = strlen(word);
-    for (int i = 0; i < n && !g; i++) {
-        if (strlen(cands[i]) != len)
-            continue;
-        size_t ndiff = 0, at = 0;
-        for (size_t k = 0; k < len; k++)
-            if (word[k] != cands[i][k] && ndiff++ == 0)
-                at = k;
-        if (ndiff == 2 && at + 1 < len && word[at] == cands[i][at + 1] &&
-            word[at + 1] == cands[i][at])
-            g = cands[i];
-    }
-    return g;
-}
 
 static int unknown_key(struct err *e, const struct ynode *key, const char *what,
                        const char *const *valid, int nvalid)
 {
     char list[320];
-    const char *guess = guess_key(key->text, valid, nvalid);
-    join_names(valid, nvalid, list, sizeof list);
+    const char *guess = hp_guess(key->text, valid, nvalid);
+    str_join(list, sizeof list, valid, nvalid);
     if (guess)
-        return nfail(e, ERR_CONFIG, key,
+        return ynode_fail(e, ERR_CONFIG, key,
                      "unknown key '%.60s' in %s (did you mean '%s'?); valid keys: %s", key->text,
                      what, guess, list);
-    return nfail(e, ERR_CONFIG, key, "unknown key '%.60s' in %s; valid keys: %s", key->text, what,
+    return ynode_fail(e, ERR_CONFIG, key, "unknown key '%.60s' in %s; valid keys: %s", key->text, what,
                  list);
 }
 
@@ -122,11 +81,11 @@ static bool valid_name(const char *s, size_t max)
 static int get_string(const struct ynode *n, const char *what, char *dst, size_t cap, struct err *e)
 {
     if (!n || n->kind != YNODE_SCALAR || ynode_is_null(n))
-        return nfail(e, ERR_CONFIG, n, "%s: expected a string, found %s", what, DESCRIBE(n));
+        return ynode_fail(e, ERR_CONFIG, n, "%s: expected a string, found %s", what, DESCRIBE(n));
     if (n->len == 0)
-        return nfail(e, ERR_CONFIG, n, "%s: expected a non-empty string, found ''", what);
+        return ynode_fail(e, ERR_CONFIG, n, "%s: expected a non-empty string, found ''", what);
     if (n->len >= cap)
-        return nfail(e, ERR_LIMIT, n, "%s: expected at most %zu characters, found %zu", what,
+        return ynode_fail(e, ERR_LIMIT, n, "%s: expected at most %zu characters, found %zu", what,
                      cap - 1, n->len);
     memcpy(dst, n->text, n->len + 1);
     return 0;
@@ -224,12 +183,12 @@ static int train_set(struct train_cfg *t, int f, const struct ynode *v, const ch
     const struct train_field *d = &train_fields[f];
     char *base = (char *)t + d->off;
     if (!v || v->kind != YNODE_SCALAR || ynode_is_null(v))
-        return nfail(e, ERR_CONFIG, v, "%s.%s: expected %s, found %s%s", ctx, d->name, d->expect,
+        return ynode_fail(e, ERR_CONFIG, v, "%s.%s: expected %s, found %s%s", ctx, d->name, d->expect,
                      DESCRIBE(v), v && v->kind == YNODE_SEQ ? hint : "");
     const char *s = v->text;
     if (d->type == TF_BOOL) {
         if (strcmp(s, "true") != 0 && strcmp(s, "false") != 0)
-            return nfail(e, ERR_CONFIG, v, "%s.%s: expected true or false, found '%.60s'", ctx,
+            return ynode_fail(e, ERR_CONFIG, v, "%s.%s: expected true or false, found '%.60s'", ctx,
                          d->name, s);
         bool b = s[0] == 't';
         memcpy(base, &b, sizeof b);
@@ -239,15 +198,15 @@ static int train_set(struct train_cfg *t, int f, const struct ynode *v, const ch
     long long i = 0;
     if (d->type == TF_INT) {
         if (!yaml_scalar_ll(s, &i))
-            return nfail(e, ERR_CONFIG, v, "%s.%s: expected %s, found '%.60s'", ctx, d->name,
+            return ynode_fail(e, ERR_CONFIG, v, "%s.%s: expected %s, found '%.60s'", ctx, d->name,
                          d->expect, s);
         x = (double)i;
     } else if (!yaml_scalar_real(s, &x)) {
-        return nfail(e, ERR_CONFIG, v, "%s.%s: expected %s, found '%.60s'", ctx, d->name, d->expect,
+        return ynode_fail(e, ERR_CONFIG, v, "%s.%s: expected %s, found '%.60s'", ctx, d->name, d->expect,
                      s);
     }
     if (x < d->lo || x > d->hi || (d->lo_open && x == d->lo) || (d->hi_open && x == d->hi))
-        return nfail(e, ERR_RANGE, v, "%s.%s: expected %s, found %.60s (out of range)", ctx,
+        return ynode_fail(e, ERR_RANGE, v, "%s.%s: expected %s, found %.60s (out of range)", ctx,
                      d->name, d->expect, s);
     if (d->type == TF_INT) {
         int iv = (int)i;
@@ -395,19 +354,19 @@ static int add_hp(struct block *b, int m, int idx, const struct ynode *k, const 
     const char *mn = b->ops[m]->name;
     for (int i = 0; i < b->nitems; i++)
         if (!b->items[i].train && b->items[i].method == m && b->items[i].idx == idx)
-            return nfail(e, ERR_CONFIG, k, "%s.%s is given twice in this block (also at %s)", mn,
+            return ynode_fail(e, ERR_CONFIG, k, "%s.%s is given twice in this block (also at %s)", mn,
                          d->name, WHERE(b->items[i].key));
     if (v->kind == YNODE_MAP)
-        return nfail(e, ERR_CONFIG, v,
+        return ynode_fail(e, ERR_CONFIG, v,
                      "%s.%s: expected a value or a list of values (a grid axis), found a mapping",
                      mn, d->name);
     if (ynode_is_null(v))
-        return nfail(e, ERR_CONFIG, v, "%s.%s: expected a value, found nothing (null)", mn,
+        return ynode_fail(e, ERR_CONFIG, v, "%s.%s: expected a value, found nothing (null)", mn,
                      d->name);
     bool axis = false;
     if (v->kind == YNODE_SEQ) {
         if (v->n == 0)
-            return nfail(e, ERR_CONFIG, v,
+            return ynode_fail(e, ERR_CONFIG, v,
                          "%s.%s: expected a value or a non-empty list of values, found []", mn,
                          d->name);
         if (d->type == HP_SET) {
@@ -416,12 +375,12 @@ static int add_hp(struct block *b, int m, int idx, const struct ynode *k, const 
                 axis = true;
                 for (size_t i = 0; i < v->n; i++)
                     if (!all_kind(v->items[i], YNODE_SCALAR))
-                        return nfail(e, ERR_CONFIG, v->items[i],
+                        return ynode_fail(e, ERR_CONFIG, v->items[i],
                                      "%s.%s: expected a list of choices of %s, found a nested "
                                      "list or mapping",
                                      mn, d->name, d->choices);
             } else if (!all_kind(v, YNODE_SCALAR)) {
-                return nfail(e, ERR_CONFIG, v,
+                return ynode_fail(e, ERR_CONFIG, v,
                              "%s.%s: expected a list of choices (one value, e.g. [q, v]) or a "
                              "list of such lists (an axis, e.g. [[q, v], [q, k, v]]), found a mix",
                              mn, d->name);
@@ -430,7 +389,7 @@ static int add_hp(struct block *b, int m, int idx, const struct ynode *k, const 
             axis = true;
             for (size_t i = 0; i < v->n; i++)
                 if (v->items[i]->kind != YNODE_SCALAR || ynode_is_null(v->items[i]))
-                    return nfail(e, ERR_CONFIG, v->items[i],
+                    return ynode_fail(e, ERR_CONFIG, v->items[i],
                                  "%s.%s: expected a value in this list (a grid axis), found %s", mn,
                                  d->name, DESCRIBE(v->items[i]));
         }
@@ -474,7 +433,7 @@ static int hp_find(const struct method_ops *ops, const char *name)
 static int unknown_block_key(const struct block *b, const struct ynode *k, struct err *e)
 {
     if (train_field_index(k->text) >= 0)
-        return nfail(e, ERR_CONFIG, k,
+        return ynode_fail(e, ERR_CONFIG, k,
                      "'%s' is a train setting, not a hyperparameter: write it as "
                      "train: {%s: ...} in this block (or in the top-level train:)",
                      k->text, k->text);
@@ -504,13 +463,13 @@ static int unknown_block_key(const struct block *b, const struct ynode *k, struc
             }
     char label[128], list[400];
     block_label(b, label, sizeof label);
-    const char *guess = guess_key(k->text, cands, nc);
-    join_names(cands, nplain, list, sizeof list);
+    const char *guess = hp_guess(k->text, cands, nc);
+    str_join(list, sizeof list, cands, nplain);
     if (guess)
-        return nfail(e, ERR_CONFIG, k,
+        return ynode_fail(e, ERR_CONFIG, k,
                      "unknown hyperparameter '%.60s' for %s (did you mean '%s'?); valid keys: %s",
                      k->text, label, guess, list);
-    return nfail(e, ERR_CONFIG, k, "unknown hyperparameter '%.60s' for %s; valid keys: %s", k->text,
+    return ynode_fail(e, ERR_CONFIG, k, "unknown hyperparameter '%.60s' for %s; valid keys: %s", k->text,
                  label, list);
 }
 
@@ -530,12 +489,12 @@ static int resolve_hp(const struct block *b, const struct ynode *k, int *m, int 
                 for (int j = 0; j < n; j++)
                     names[j] = o->hps[j].name;
                 char list[320];
-                const char *g = guess_key(dot + 1, names, n);
-                return nfail(e, ERR_CONFIG, k,
+                const char *g = hp_guess(dot + 1, names, n);
+                return ynode_fail(e, ERR_CONFIG, k,
                              "unknown hyperparameter '%s' for method %s%s%s%s; "
                              "valid: %s",
                              dot + 1, o->name, g ? " (did you mean '" : "", g ? g : "",
-                             g ? "'?)" : "", join_names(names, n, list, sizeof list));
+                             g ? "'?)" : "", str_join(list, sizeof list, names, n));
             }
             *m = mm;
             *idx = i;
@@ -545,7 +504,7 @@ static int resolve_hp(const struct block *b, const struct ynode *k, int *m, int 
         snprintf(pre, sizeof pre, "%.*s", (int)(dot - key < 63 ? dot - key : 63), key);
         if (method_find(pre)) {
             char label[128];
-            return nfail(e, ERR_CONFIG, k,
+            return ynode_fail(e, ERR_CONFIG, k,
                          "'%.60s' names method %s, which is not part of this block (%s); add it "
                          "to methods: or drop the key",
                          key, pre, block_label(b, label, sizeof label));
@@ -559,7 +518,7 @@ static int resolve_hp(const struct block *b, const struct ynode *k, int *m, int 
             if (found++ == 0)
                 fm = mm, fi = i;
             else {
-                return nfail(e, ERR_CONFIG, k,
+                return ynode_fail(e, ERR_CONFIG, k,
                              "'%.60s' is a hyperparameter of both %s and %s: qualify it as "
                              "%s.%s or %s.%s",
                              key, b->ops[fm]->name, b->ops[mm]->name, b->ops[fm]->name, key,
@@ -578,9 +537,9 @@ static int add_method(struct block *b, const struct ynode *n, struct err *e)
 {
     char w[ERR_MSG_MAX];
     if (n->kind != YNODE_SCALAR || ynode_is_null(n))
-        return nfail(e, ERR_CONFIG, n, "expected a method name, found %s", DESCRIBE(n));
+        return ynode_fail(e, ERR_CONFIG, n, "expected a method name, found %s", DESCRIBE(n));
     if (b->nm == SWEEP_MAX_COMPOSE)
-        return nfail(e, ERR_LIMIT, n,
+        return ynode_fail(e, ERR_LIMIT, n,
                      "expected at most %d composed methods (SWEEP_MAX_COMPOSE), found more",
                      SWEEP_MAX_COMPOSE);
     const struct method_ops *o = method_lookup(n->text, ynode_where(n, w, sizeof w), e);
@@ -588,7 +547,7 @@ static int add_method(struct block *b, const struct ynode *n, struct err *e)
         return e->code;
     for (int m = 0; m < b->nm; m++)
         if (b->ops[m] == o)
-            return nfail(e, ERR_CONFIG, n, "method %s is listed twice in this block", o->name);
+            return ynode_fail(e, ERR_CONFIG, n, "method %s is listed twice in this block", o->name);
     b->ops[b->nm++] = o;
     return 0;
 }
@@ -597,7 +556,7 @@ static int parse_block_train(struct block *b, const struct ynode *tr, const stru
                              struct err *e)
 {
     if (tr->kind != YNODE_MAP)
-        return nfail(e, ERR_CONFIG, tr, "train: expected a mapping of train settings, found %s",
+        return ynode_fail(e, ERR_CONFIG, tr, "train: expected a mapping of train settings, found %s",
                      DESCRIBE(tr));
     for (size_t i = 0; i < tr->n; i++) {
         const struct ynode *k = tr->keys[i], *v = tr->items[i];
@@ -606,7 +565,7 @@ static int parse_block_train(struct block *b, const struct ynode *tr, const stru
             return unknown_train_key(e, k, "a method block's train");
         bool axis = v->kind == YNODE_SEQ;
         if (axis && v->n == 0)
-            return nfail(e, ERR_CONFIG, v,
+            return ynode_fail(e, ERR_CONFIG, v,
                          "train.%s: expected a value or a non-empty list, found []", k->text);
         struct item *it = new_item(b, k, axis ? v->n : 1, e);
         if (!it)
@@ -630,7 +589,7 @@ static int zip_item(struct block *b, const struct ynode *n, struct item **out, s
 {
     *out = NULL;
     if (n->kind != YNODE_SCALAR || ynode_is_null(n))
-        return nfail(e, ERR_CONFIG, n, "zip: expected a key name of this block, found %s",
+        return ynode_fail(e, ERR_CONFIG, n, "zip: expected a key name of this block, found %s",
                      DESCRIBE(n));
     if (strncmp(n->text, "train.", 6) == 0) {
         int f = train_field_index(n->text + 6);
@@ -646,12 +605,12 @@ static int zip_item(struct block *b, const struct ynode *n, struct item **out, s
                 *out = &b->items[i];
     }
     if (!*out)
-        return nfail(e, ERR_CONFIG, n,
+        return ynode_fail(e, ERR_CONFIG, n,
                      "zip: '%.60s' is not set in this block; zip names keys "
                      "whose values are lists",
                      n->text);
     if (!(*out)->axis)
-        return nfail(e, ERR_CONFIG, n,
+        return ynode_fail(e, ERR_CONFIG, n,
                      "zip: '%.60s' is not a list in this block (it is fixed at "
                      "%s), so it cannot vary with others",
                      n->text, WHERE((*out)->val[0]));
@@ -661,7 +620,7 @@ static int zip_item(struct block *b, const struct ynode *n, struct item **out, s
 static int parse_zip(struct block *b, const struct ynode *z, struct err *e)
 {
     if (z->kind != YNODE_SEQ || z->n == 0)
-        return nfail(e, ERR_CONFIG, z,
+        return ynode_fail(e, ERR_CONFIG, z,
                      "zip: expected a list of groups such as [[rank, alpha]], "
                      "found %s",
                      z->kind == YNODE_SEQ ? "[]" : DESCRIBE(z));
@@ -671,7 +630,7 @@ static int parse_zip(struct block *b, const struct ynode *z, struct err *e)
     for (size_t g = 0; g < ngroups; g++) {
         const struct ynode *grp = flat ? z : z->items[g];
         if (grp->kind != YNODE_SEQ || grp->n < 2)
-            return nfail(e, ERR_CONFIG, grp,
+            return ynode_fail(e, ERR_CONFIG, grp,
                          "zip: expected a group of at least two key names, "
                          "found %s",
                          grp->kind == YNODE_SEQ ? "a shorter list" : DESCRIBE(grp));
@@ -681,14 +640,14 @@ static int parse_zip(struct block *b, const struct ynode *z, struct err *e)
             if (zip_item(b, grp->items[i], &it, e))
                 return e->code;
             if (it->zip >= 0)
-                return nfail(e, ERR_CONFIG, grp->items[i],
+                return ynode_fail(e, ERR_CONFIG, grp->items[i],
                              "zip: '%.60s' is already zipped (each axis may be in one group)",
                              grp->items[i]->text);
             it->zip = (int)g;
             if (!first) {
                 first = it;
             } else if (it->n != first->n) {
-                return nfail(e, ERR_CONFIG, grp,
+                return ynode_fail(e, ERR_CONFIG, grp,
                              "zip: the zipped lists must have equal lengths, found %s with %zu "
                              "values (%s) and %s with %zu (%s)",
                              first->key->text, first->n, WHERE(first->key), it->key->text, it->n,
@@ -718,7 +677,7 @@ static int block_dims(struct block *b, struct err *e)
         it->dim = b->ndims;
         b->dimlen[b->ndims++] = it->n;
         if (it->n && b->points > SIZE_MAX / it->n)
-            return nfail(e, ERR_LIMIT, b->node,
+            return ynode_fail(e, ERR_LIMIT, b->node,
                          "this method block's grid has more points than can be counted (the "
                          "product of its list lengths overflows); shrink the lists");
         b->points *= it->n;
@@ -734,26 +693,26 @@ static int parse_block(struct block *b, const struct ynode *node, const struct t
     if (node->kind == YNODE_SCALAR && !ynode_is_null(node)) /* shorthand: `- lora` */
         return add_method(b, node, e) || block_dims(b, e) ? e->code : 0;
     if (node->kind != YNODE_MAP)
-        return nfail(e, ERR_CONFIG, node,
+        return ynode_fail(e, ERR_CONFIG, node,
                      "expected a method block such as {method: lora, rank: [4, 8]}, found %s",
                      DESCRIBE(node));
     const struct ynode *one = ynode_get(node, "method"), *many = ynode_get(node, "methods");
     if (one && many)
-        return nfail(e, ERR_CONFIG, node,
+        return ynode_fail(e, ERR_CONFIG, node,
                      "expected either 'method: NAME' or 'methods: [A, B]' in a block, found both");
     if (!one && !many)
-        return nfail(e, ERR_CONFIG, node,
+        return ynode_fail(e, ERR_CONFIG, node,
                      "expected 'method: NAME' or 'methods: [A, B]' in this method block, found "
                      "neither");
     if (one && one->kind == YNODE_SEQ)
-        return nfail(e, ERR_CONFIG, one,
+        return ynode_fail(e, ERR_CONFIG, one,
                      "method: expected one method name, found a list; use 'methods: [A, B]' to "
                      "compose methods, or one block per method to compare them");
     if (one && add_method(b, one, e))
         return e->code;
     if (many && many->kind == YNODE_SEQ) {
         if (many->n == 0)
-            return nfail(e, ERR_CONFIG, many,
+            return ynode_fail(e, ERR_CONFIG, many,
                          "methods: expected a non-empty list of method "
                          "names, found []");
         for (size_t i = 0; i < many->n; i++)
@@ -822,20 +781,20 @@ static int parse_file_task(struct sweep *s, const struct ynode *n, struct err *e
     memset(ft, 0, sizeof *ft);
     const struct ynode *name = ynode_get(n, "name");
     if (!name)
-        return nfail(e, ERR_CONFIG, n, "file task: expected a 'name:' key, found none");
+        return ynode_fail(e, ERR_CONFIG, n, "file task: expected a 'name:' key, found none");
     if (!ynode_get(n, "path") && !ynode_get(n, "train"))
-        return nfail(e, ERR_CONFIG, n,
+        return ynode_fail(e, ERR_CONFIG, n,
                      "file task: expected a 'path:' (or 'train:') key with the "
                      "data file, found none");
     if (get_string(name, "file task name", ft->name, sizeof ft->name, e))
         return e->code;
     if (!valid_name(ft->name, sizeof ft->name))
-        return nfail(e, ERR_CONFIG, name,
+        return ynode_fail(e, ERR_CONFIG, name,
                      "file task name: expected letters, digits, '.', '_' "
                      "or '-', found '%.60s'",
                      ft->name);
     if (task_find(ft->name))
-        return nfail(e, ERR_CONFIG, name,
+        return ynode_fail(e, ERR_CONFIG, name,
                      "file task name '%s' is already a registered task; "
                      "choose another name",
                      ft->name);
@@ -857,7 +816,7 @@ static int parse_file_task(struct sweep *s, const struct ynode *n, struct err *e
         bool ok = (v->kind == YNODE_SCALAR && !ynode_is_null(v)) ||
                   (v->kind == YNODE_SEQ && v->n > 0 && all_kind(v, YNODE_SCALAR));
         if (!ok)
-            return nfail(e, ERR_CONFIG, v,
+            return ynode_fail(e, ERR_CONFIG, v,
                          "file task %s.%s: expected a value or a list of "
                          "values, found %s",
                          ft->name, k->text, DESCRIBE(v));
@@ -881,12 +840,12 @@ static int parse_tasks(struct sweep *s, const struct ynode *t, struct err *e)
         n = t->n;
     }
     if (n == 0 || ynode_is_null(t))
-        return nfail(e, ERR_CONFIG, t,
+        return ynode_fail(e, ERR_CONFIG, t,
                      "tasks: expected a task name or a non-empty list of tasks, "
                      "found %s",
                      n ? DESCRIBE(t) : "[]");
     if (n > SWEEP_MAX_TASKS)
-        return nfail(e, ERR_LIMIT, t,
+        return ynode_fail(e, ERR_LIMIT, t,
                      "tasks: expected at most %d tasks (SWEEP_MAX_TASKS), found %zu",
                      SWEEP_MAX_TASKS, n);
     s->tasks = calloc(n, sizeof *s->tasks);
@@ -904,7 +863,7 @@ static int parse_tasks(struct sweep *s, const struct ynode *t, struct err *e)
             if (get_string(x, "tasks", name, sizeof name, e))
                 return e->code;
             if (strcmp(name, "file") == 0)
-                return nfail(e, ERR_CONFIG, x,
+                return ynode_fail(e, ERR_CONFIG, x,
                              "tasks: 'file' needs a declaration such as "
                              "{name: mytask, path: data.tsv, text: sentence, label: label}");
             if (!task_lookup(name, ynode_where(x, w, sizeof w), e))
@@ -912,7 +871,7 @@ static int parse_tasks(struct sweep *s, const struct ynode *t, struct err *e)
         }
         for (int j = 0; j < s->ntasks; j++)
             if (strcmp(s->tasks[j], name) == 0)
-                return nfail(e, ERR_CONFIG, x, "tasks: '%s' is listed twice", name);
+                return ynode_fail(e, ERR_CONFIG, x, "tasks: '%s' is listed twice", name);
         if (!(s->tasks[s->ntasks] = strdup(name)))
             return ERR_SET(e, ERR_NOMEM, "out of memory");
         s->ntasks++;
@@ -932,7 +891,7 @@ static int parse_seed(const struct ynode *x, uint64_t *out, struct err *e)
         *out = v;
     }
     if (!ok)
-        return nfail(e, ERR_CONFIG, x, "seeds: expected a non-negative integer, found %s",
+        return ynode_fail(e, ERR_CONFIG, x, "seeds: expected a non-negative integer, found %s",
                      DESCRIBE(x));
     return 0;
 }
@@ -946,11 +905,11 @@ static int parse_seeds(struct sweep *s, const struct ynode *t, struct err *e)
         n = t->n;
     }
     if (n == 0)
-        return nfail(e, ERR_CONFIG, t,
+        return ynode_fail(e, ERR_CONFIG, t,
                      "seeds: expected an integer or a non-empty list of "
                      "integers, found []");
     if (n > SWEEP_MAX_SEEDS)
-        return nfail(e, ERR_LIMIT, t,
+        return ynode_fail(e, ERR_LIMIT, t,
                      "seeds: expected at most %d seeds (SWEEP_MAX_SEEDS), found %zu",
                      SWEEP_MAX_SEEDS, n);
     s->seeds = calloc(n, sizeof *s->seeds);
@@ -962,7 +921,7 @@ static int parse_seeds(struct sweep *s, const struct ynode *t, struct err *e)
             return e->code;
         for (int j = 0; j < s->nseeds; j++)
             if (s->seeds[j] == v)
-                return nfail(e, ERR_CONFIG, list[i], "seeds: %" PRIu64 " is listed twice", v);
+                return ynode_fail(e, ERR_CONFIG, list[i], "seeds: %" PRIu64 " is listed twice", v);
         s->seeds[s->nseeds++] = v;
     }
     return 0;
@@ -971,7 +930,7 @@ static int parse_seeds(struct sweep *s, const struct ynode *t, struct err *e)
 static int parse_train(struct train_cfg *t, const struct ynode *tr, struct err *e)
 {
     if (tr->kind != YNODE_MAP)
-        return nfail(e, ERR_CONFIG, tr, "train: expected a mapping of train settings, found %s",
+        return ynode_fail(e, ERR_CONFIG, tr, "train: expected a mapping of train settings, found %s",
                      DESCRIBE(tr));
     for (size_t i = 0; i < tr->n; i++) {
         int f = train_field_index(tr->keys[i]->text);
@@ -995,14 +954,14 @@ static int parse_top(struct sweep *s, const struct ynode *root, const char *path
     }
     const struct ynode *n;
     if ((n = ynode_get(root, "include")))
-        return nfail(e, ERR_CONFIG, n,
+        return ynode_fail(e, ERR_CONFIG, n,
                      "include: expected in the sweep file itself; overrides "
                      "apply after includes are resolved");
     if ((n = ynode_get(root, "sweep"))) {
         if (get_string(n, "sweep", s->name, sizeof s->name, e))
             return e->code;
         if (!valid_name(s->name, sizeof s->name))
-            return nfail(e, ERR_CONFIG, n,
+            return ynode_fail(e, ERR_CONFIG, n,
                          "sweep: expected a name of letters, digits, '.', '_' "
                          "or '-' (it names results/<sweep>/), found '%.60s'",
                          s->name);
@@ -1014,13 +973,13 @@ static int parse_top(struct sweep *s, const struct ynode *root, const char *path
         size_t len = dot && dot != b ? (size_t)(dot - b) : strlen(b);
         snprintf(s->name, sizeof s->name, "%.*s", (int)(len < 100 ? len : 100), b);
         if (!valid_name(s->name, sizeof s->name))
-            return nfail(e, ERR_CONFIG, root,
+            return ynode_fail(e, ERR_CONFIG, root,
                          "expected a 'sweep: NAME' key (the file name '%s' "
                          "cannot serve as one)",
                          b);
     }
     if (!(n = ynode_get(root, "model")))
-        return nfail(e, ERR_CONFIG, root,
+        return ynode_fail(e, ERR_CONFIG, root,
                      "missing required key 'model' (builtin:NAME or a "
                      "Hugging Face model directory)");
     if (get_string(n, "model", s->model, sizeof s->model, e))
@@ -1029,7 +988,7 @@ static int parse_top(struct sweep *s, const struct ynode *root, const char *path
         get_string(n, "data_dir", s->data_dir, sizeof s->data_dir, e))
         return e->code;
     if (!(n = ynode_get(root, "tasks")))
-        return nfail(e, ERR_CONFIG, root,
+        return ynode_fail(e, ERR_CONFIG, root,
                      "missing required key 'tasks' (a list of task names "
                      "or file-task declarations)");
     if (parse_tasks(s, n, e))
@@ -1050,16 +1009,16 @@ static int parse_top(struct sweep *s, const struct ynode *root, const char *path
     if ((n = ynode_get(root, "max_trials"))) {
         long long v;
         if (n->kind != YNODE_SCALAR || !yaml_scalar_ll(n->text, &v) || v < 1)
-            return nfail(e, ERR_CONFIG, n, "max_trials: expected an integer >= 1, found %s",
+            return ynode_fail(e, ERR_CONFIG, n, "max_trials: expected an integer >= 1, found %s",
                          DESCRIBE(n));
         s->max_trials = (size_t)v;
     }
     if (!(n = ynode_get(root, "methods")))
-        return nfail(e, ERR_CONFIG, root,
+        return ynode_fail(e, ERR_CONFIG, root,
                      "missing required key 'methods' (a list of method "
                      "blocks such as {method: lora, rank: [4, 8]})");
     if (n->kind != YNODE_SEQ || n->n == 0)
-        return nfail(e, ERR_CONFIG, n,
+        return ynode_fail(e, ERR_CONFIG, n,
                      "methods: expected a non-empty list of method blocks, "
                      "found %s",
                      n->kind == YNODE_SEQ ? "an empty list" : DESCRIBE(n));
@@ -1265,16 +1224,16 @@ static int check_duplicates(const struct sweep *s, const struct block *blocks,
     const struct trial *ta = &s->trials[a], *tb = &s->trials[b];
     const struct ynode *na = blocks[trial_block[a]].node, *nb = blocks[trial_block[b]].node;
     if (strcmp(ta->canonical, tb->canonical) != 0)
-        return nfail(e, ERR_STATE, nb,
+        return ynode_fail(e, ERR_STATE, nb,
                      "trial id %s collides with a different trial from the "
                      "block at %s (a 64-bit hash collision); change a value slightly",
                      tb->id, WHERE(na));
     if (na == nb)
-        return nfail(e, ERR_CONFIG, nb,
+        return ynode_fail(e, ERR_CONFIG, nb,
                      "this method block produces trial %s (%s on %s, seed %" PRIu64
                      ") twice: a list repeats a value (explicit or equal to a default)",
                      tb->id, tb->label, tb->task, tb->seed);
-    return nfail(e, ERR_CONFIG, nb,
+    return ynode_fail(e, ERR_CONFIG, nb,
                  "this method block repeats trial %s (%s on %s, seed %" PRIu64
                  ") of the block at %s; remove the overlap",
                  tb->id, tb->label, tb->task, tb->seed, WHERE(na));
@@ -1288,7 +1247,7 @@ static int load_blocks(struct sweep *s, const struct ynode *root, const struct s
     const struct ynode *list = ynode_get(root, "methods");
     int nblocks = (int)list->n;
     if (list->n > INT_MAX / 2)
-        return nfail(e, ERR_LIMIT, list, "methods: too many blocks");
+        return ynode_fail(e, ERR_LIMIT, list, "methods: too many blocks");
     struct block *blocks = calloc(list->n, sizeof *blocks);
     int *trial_block = NULL;
     if (!blocks)
@@ -1302,7 +1261,7 @@ static int load_blocks(struct sweep *s, const struct ynode *root, const struct s
             break;
         size_t pts = blocks[i].points;
         if (pts > SIZE_MAX / per || total > SIZE_MAX - pts * per) {
-            rc = nfail(e, ERR_LIMIT, blocks[i].node,
+            rc = ynode_fail(e, ERR_LIMIT, blocks[i].node,
                        "the sweep has more trials than can be counted (grid x %d tasks x %d "
                        "seeds overflows at this block); shrink the lists",
                        s->ntasks, s->nseeds);
@@ -1313,12 +1272,12 @@ static int load_blocks(struct sweep *s, const struct ynode *root, const struct s
             largest = i;
     }
     if (!rc && total > s->max_trials && !(o && o->allow_large))
-        rc = nfail(e, ERR_LIMIT, blocks[largest].node,
+        rc = ynode_fail(e, ERR_LIMIT, blocks[largest].node,
                    "the sweep expands to %zu trials, more than max_trials = %zu (this block "
                    "alone gives %zu); raise max_trials or allow large sweeps explicitly",
                    total, s->max_trials, blocks[largest].points * per);
     if (!rc && total > SWEEP_HARD_MAX_TRIALS)
-        rc = nfail(e, ERR_LIMIT, blocks[largest].node,
+        rc = ynode_fail(e, ERR_LIMIT, blocks[largest].node,
                    "the sweep expands to %zu trials, more than the hard limit of %d "
                    "(SWEEP_HARD_MAX_TRIALS); split it",
                    total, SWEEP_HARD_MAX_TRIALS);
@@ -1360,7 +1319,7 @@ int sweep_load(struct sweep *s, const char *path, const struct sweep_opts *o, st
     for (int i = 0; !rc && o && i < o->noverrides; i++)
         rc = ynode_apply_override(&root, o->overrides[i], e);
     if (!rc && root->kind != YNODE_MAP)
-        rc = nfail(e, ERR_CONFIG, root,
+        rc = ynode_fail(e, ERR_CONFIG, root,
                    "expected a mapping of sweep settings (sweep, model, "
                    "tasks, methods, ...), found %s",
                    DESCRIBE(root));

@@ -1263,3 +1263,13 @@ bool yaml_scalar_real(const char *s, double *v)
     *v = x;
     return true;
 }
+
+int ynode_fail(struct err *e, int code, const struct ynode *n, const char *fmt, ...)
+{
+    char msg[ERR_MSG_MAX], w[ERR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return ERR_SET(e, code, "%.300s: %s", ynode_where(n, w, sizeof w), msg);
+}

@@ -104,6 +104,10 @@ const struct ynode *ynode_get(const struct ynode *m, const char *key);
 /* "file:line:col" (or just the file for override nodes) into buf. */
 const char *ynode_where(const struct ynode *n, char *buf, size_t size);
 
+/* Set e to "FILE:LINE:COL: message" for node n (the schema checkers' error) and return code. */
+int ynode_fail(struct err *e, int code, const struct ynode *n, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* What n is, for "found ..." messages: "a mapping", "a list", "nothing (null)",
  * "'text'" (truncated). */
 const char *ynode_describe(const struct ynode *n, char *buf, size_t size);

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/strfmt.h"
+
 int hp_choice_index(const char *choices, const char *word)
 {
     if (!choices || !word)
@@ -87,6 +89,24 @@ const char *hp_did_you_mean(const char *word, const char *const *cands, int n)
     /* close enough: at most a third of the word's letters wrong (and at least 1 allowed) */
     int lim = (int)strlen(word) / 3;
     return bd <= (lim < 1 ? 1 : lim) ? best : NULL;
+}
+
+const char *hp_guess(const char *word, const char *const *cands, int n)
+{
+    const char *g = hp_did_you_mean(word, cands, n);
+    size_t len = strlen(word);
+    for (int i = 0; i < n && !g; i++) {
+        if (strlen(cands[i]) != len)
+            continue;
+        size_t ndiff = 0, at = 0;
+        for (size_t k = 0; k < len; k++)
+            if (word[k] != cands[i][k] && ndiff++ == 0)
+                at = k;
+        if (ndiff == 2 && at + 1 < len && word[at] == cands[i][at + 1] &&
+            word[at + 1] == cands[i][at])
+            g = cands[i];
+    }
+    return g;
 }
 
 static int parse_long(const char *s, long *v)
@@ -192,13 +212,10 @@ static int unknown_key(const char *method, const struct hp_def *defs, int ndefs,
                        const struct hp_kv *kv, struct err *e)
 {
     const char *names[HP_MAX] = {0};
-    char list[512] = "";
-    size_t o = 0;
-    for (int i = 0; i < ndefs && i < HP_MAX; i++) {
+    char list[512];
+    for (int i = 0; i < ndefs && i < HP_MAX; i++)
         names[i] = defs[i].name;
-        o += (size_t)snprintf(list + o, o < sizeof list ? sizeof list - o : 0, "%s%s",
-                              i ? ", " : "", defs[i].name);
-    }
+    str_join(list, sizeof list, names, ndefs < HP_MAX ? ndefs : HP_MAX);
     const char *guess = hp_did_you_mean(kv->key, names, ndefs < HP_MAX ? ndefs : HP_MAX);
     if (ndefs == 0)
         return ERR_SET(e, ERR_CONFIG, "%s%smethod '%s' takes no hyperparameters (got '%s')",

@@ -93,4 +93,8 @@ int hp_edit_distance(const char *a, const char *b);
 /* Closest of the candidates (NULL-terminated array) to word, or NULL when nothing is close. */
 const char *hp_did_you_mean(const char *word, const char *const *cands, int n);
 
+/* hp_did_you_mean, plus one swap of adjacent letters ("rnak" -> "rank", "tpye" -> "type"): the
+ * commonest typo, which plain edit distance counts as two edits.  For hand-written files. */
+const char *hp_guess(const char *word, const char *const *cands, int n);
+
 #endif

@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "model/strfmt.h"
+
 #define METHOD(x) extern const struct method_ops x##_method;
 #include "list.def"
 #undef METHOD
@@ -38,14 +40,11 @@ const struct method_ops *method_lookup(const char *name, const char *where, stru
     if (m)
         return m;
     const char *names[64] = {0};
-    char list[512] = "";
-    size_t o = 0;
+    char list[512];
     int n = registry_count() < 64 ? registry_count() : 64;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n; i++)
         names[i] = methods[i]->name;
-        o += (size_t)snprintf(list + o, o < sizeof list ? sizeof list - o : 0, "%s%s",
-                              i ? ", " : "", names[i]);
-    }
+    str_join(list, sizeof list, names, n);
     const char *guess = name ? hp_did_you_mean(name, names, n) : NULL;
     ERR_SET(e, ERR_CONFIG, "%s%sunknown method '%s'%s%s%s; valid: %s", where ? where : "",
             where ? ": " : "", name ? name : "(none)", guess ? " (did you mean '" : "",

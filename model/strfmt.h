@@ -13,4 +13,8 @@
 size_t str_appendf(char *buf, size_t cap, size_t off, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* names[0..n) joined as "a, b, c" into buf (cap bytes, saturating like str_appendf); returns
+ * buf.  The "valid: ..." lists of error messages. */
+char *str_join(char *buf, size_t cap, const char *const *names, int n);
+
 #endif

@@ -9,6 +9,7 @@
 #include "loaders.h"
 #include "methods/hparams.h"
 #include "model/rng.h"
+#include "model/strfmt.h"
 #include "task.h"
 #include "wordnet.h"
 
@@ -121,15 +122,10 @@ const struct task_def *task_lookup(const char *name, const char *where, struct e
     if (d)
         return d;
     const char *names[TASK_N];
-    char list[512] = "";
-    size_t o = 0;
-    for (int i = 0; i < TASK_N; i++) {
+    char list[512];
+    for (int i = 0; i < TASK_N; i++)
         names[i] = task_table[i].name;
-        int w = snprintf(list + o, sizeof list - o, "%s%s", i ? ", " : "", names[i]);
-        if (w < 0 || (size_t)w >= sizeof list - o)
-            break;
-        o += (size_t)w;
-    }
+    str_join(list, sizeof list, names, TASK_N);
     const char *guess = name ? hp_did_you_mean(name, names, TASK_N) : NULL;
     ERR_SET(e, ERR_CONFIG, "%s%sunknown task '%s'%s%s%s; valid: %s", where ? where : "",
             where ? ": " : "", name ? name : "(none)", guess ? " (did you mean '" : "",
