@@ -230,6 +230,56 @@ void mlm_head_init(struct mlm_head *h, float std, uint64_t seed)
     memset(h->bias->data, 0, h->bias->numel * sizeof(float));
 }
 
+/* One pass of the head over M gathered hidden rows (views into the encoder's arena). */
+struct mlm_pass {
+    int M;
+    float *x, *t, *g, *hh, *mean, *rstd; /* (M, D) gathered input and saved forward; (M) LN */
+    float *logits, *rl;                  /* (M, V), (M) */
+    float *dlogits, *ws, *dx;            /* backward only: (M, V), (2M, D), (M, D) */
+};
+
+/* Gather hidden rows rows[0..M) and run the head's forward; -1 when out of memory. */
+static int pass_begin(struct mlm_pass *p, const struct mlm_head *h, struct encoder *enc,
+                      const int *rows, int M, bool grad)
+{
+    struct arena *a = &enc->arena;
+    const int D = h->D, V = h->V;
+    const size_t MD = (size_t)M * (size_t)D, MV = (size_t)M * (size_t)V;
+    p->M = M;
+    p->x = arena_floats(a, MD), p->t = arena_floats(a, MD), p->g = arena_floats(a, MD);
+    p->hh = arena_floats(a, MD), p->mean = arena_floats(a, (size_t)M);
+    p->rstd = arena_floats(a, (size_t)M), p->logits = arena_floats(a, MV);
+    p->rl = arena_floats(a, (size_t)M);
+    p->dlogits = grad ? arena_floats(a, MV) : NULL;
+    p->ws = grad ? arena_floats(a, 2 * MD) : NULL;
+    p->dx = grad ? arena_floats(a, MD) : NULL;
+    if (!p->x || !p->t || !p->g || !p->hh || !p->mean || !p->rstd || !p->logits || !p->rl ||
+        (grad && (!p->dlogits || !p->ws || !p->dx)))
+        return -1;
+    for (int i = 0; i < M; i++)
+        memcpy(p->x + (size_t)i * D, enc->hidden + (size_t)rows[i] * D, (size_t)D * sizeof(float));
+    mlm_fwd(p->logits, p->t, p->g, p->hh, p->mean, p->rstd, p->x, h->dense_w->data,
+            h->dense_b->data, h->ln_g->data, h->ln_b->data, h->word->data, h->bias->data, M, D, V,
+            h->act, h->eps);
+    return 0;
+}
+
+/* The head's backward from p->dlogits: head gradients, and p->dx (M, D). */
+static void pass_backward(struct mlm_pass *p, struct mlm_head *h)
+{
+    mlm_bwd(p->dx, h->dense_w->grad, h->dense_b->grad, h->ln_g->grad, h->ln_b->grad,
+            h->word->grad, h->bias->grad, p->ws, p->dlogits, p->x, p->t, p->g, p->hh, p->mean,
+            p->rstd, h->dense_w->data, h->ln_g->data, h->word->data, p->M, h->D, h->V, h->act);
+}
+
+/* dhidden[rows[i]] += dx[i]: a row given twice gets both gradients. */
+static void pass_scatter(const struct mlm_pass *p, const struct mlm_head *h, const int *rows,
+                         float *dhidden)
+{
+    for (int i = 0; i < p->M; i++)
+        op_acc(dhidden + (size_t)rows[i] * h->D, p->dx + (size_t)i * h->D, (size_t)h->D);
+}
+
 int mlm_head_step(struct mlm_head *h, struct encoder *enc, const int *pos, const int *labels, int M,
                   float *dhidden, struct mlm_result *out, struct err *e)
 {
@@ -246,32 +296,16 @@ int mlm_head_step(struct mlm_head *h, struct encoder *enc, const int *pos, const
             return ERR_SET(e, ERR_RANGE, "label %d of masked position %d outside [0, %d)",
                            labels[i], pos[i], V);
     }
-    struct arena *a = &enc->arena;
-    const size_t MD = (size_t)M * (size_t)D, MV = (size_t)M * (size_t)V;
-    float *x = arena_floats(a, MD), *t = arena_floats(a, MD), *g = arena_floats(a, MD);
-    float *hh = arena_floats(a, MD), *mean = arena_floats(a, (size_t)M);
-    float *rstd = arena_floats(a, (size_t)M), *logits = arena_floats(a, MV);
-    float *rl = arena_floats(a, (size_t)M);
-    float *dlogits = dhidden ? arena_floats(a, MV) : NULL;
-    float *ws = dhidden ? arena_floats(a, 2 * MD) : NULL;
-    float *dx = dhidden ? arena_floats(a, MD) : NULL;
-    if (!x || !t || !g || !hh || !mean || !rstd || !logits || !rl ||
-        (dhidden && (!dlogits || !ws || !dx)))
+    struct mlm_pass ps;
+    if (pass_begin(&ps, h, enc, pos, M, dhidden != NULL))
         return ERR_SET(e, ERR_NOMEM, "out of memory for the MLM head (%d positions)", M);
-    for (int i = 0; i < M; i++)
-        memcpy(x + (size_t)i * D, enc->hidden + (size_t)pos[i] * D, (size_t)D * sizeof(float));
-    mlm_fwd(logits, t, g, hh, mean, rstd, x, h->dense_w->data, h->dense_b->data, h->ln_g->data,
-            h->ln_b->data, h->word->data, h->bias->data, M, D, V, h->act, h->eps);
     out->M = M;
-    out->loss = mlm_xent(dlogits, &out->correct, rl, logits, labels, M, V);
+    out->loss = mlm_xent(ps.dlogits, &out->correct, ps.rl, ps.logits, labels, M, V);
     if (!dhidden)
         return ERR_OK;
-    mlm_bwd(dx, h->dense_w->grad, h->dense_b->grad, h->ln_g->grad, h->ln_b->grad, h->word->grad,
-            h->bias->grad, ws, dlogits, x, t, g, hh, mean, rstd, h->dense_w->data, h->ln_g->data,
-            h->word->data, M, D, V, h->act);
+    pass_backward(&ps, h);
     memset(dhidden, 0, (size_t)N * (size_t)D * sizeof(float));
-    for (int i = 0; i < M; i++) /* accumulate: a position given twice gets both rows */
-        op_acc(dhidden + (size_t)pos[i] * D, dx + (size_t)i * D, (size_t)D);
+    pass_scatter(&ps, h, pos, dhidden);
     return ERR_OK;
 }
 
@@ -282,7 +316,7 @@ int mlm_head_bow_step(struct mlm_head *h, struct encoder *enc, const int *ids, c
     memset(out, 0, sizeof *out);
     if (!enc->have_forward)
         return ERR_SET(e, ERR_STATE, "mlm_head_bow_step without an encoder forward");
-    const int B = enc->ctx.B, T = enc->ctx.T, N = enc->ctx.N, D = h->D, V = h->V;
+    const int B = enc->ctx.B, T = enc->ctx.T, N = enc->ctx.N, V = h->V;
     struct arena *a = &enc->arena;
     int *rows = arena_ints(a, (size_t)B), *row = arena_ints(a, (size_t)N);
     int *tok = arena_ints(a, (size_t)N);
@@ -307,29 +341,14 @@ int mlm_head_bow_step(struct mlm_head *h, struct encoder *enc, const int *ids, c
     }
     if (M == 0)
         return ERR_OK;
-    const size_t MD = (size_t)M * (size_t)D, MV = (size_t)M * (size_t)V;
-    float *x = arena_floats(a, MD), *t = arena_floats(a, MD), *g = arena_floats(a, MD);
-    float *hh = arena_floats(a, MD), *mean = arena_floats(a, (size_t)M);
-    float *rstd = arena_floats(a, (size_t)M), *logits = arena_floats(a, MV);
-    float *rl = arena_floats(a, (size_t)M);
-    float *dlogits = dhidden ? arena_floats(a, MV) : NULL;
-    float *ws = dhidden ? arena_floats(a, 2 * MD) : NULL;
-    float *dx = dhidden ? arena_floats(a, MD) : NULL;
-    if (!x || !t || !g || !hh || !mean || !rstd || !logits || !rl ||
-        (dhidden && (!dlogits || !ws || !dx)))
+    struct mlm_pass ps;
+    if (pass_begin(&ps, h, enc, rows, M, dhidden != NULL))
         return ERR_SET(e, ERR_NOMEM, "out of memory for the bag-of-words loss (%d rows)", M);
-    for (int i = 0; i < M; i++)
-        memcpy(x + (size_t)i * D, enc->hidden + (size_t)rows[i] * D, (size_t)D * sizeof(float));
-    mlm_fwd(logits, t, g, hh, mean, rstd, x, h->dense_w->data, h->dense_b->data, h->ln_g->data,
-            h->ln_b->data, h->word->data, h->bias->data, M, D, V, h->act, h->eps);
     out->M = M;
-    out->loss = mlm_soft_xent(dlogits, rl, logits, row, tok, w, K, M, V, weight);
+    out->loss = mlm_soft_xent(ps.dlogits, ps.rl, ps.logits, row, tok, w, K, M, V, weight);
     if (!dhidden)
         return ERR_OK;
-    mlm_bwd(dx, h->dense_w->grad, h->dense_b->grad, h->ln_g->grad, h->ln_b->grad, h->word->grad,
-            h->bias->grad, ws, dlogits, x, t, g, hh, mean, rstd, h->dense_w->data, h->ln_g->data,
-            h->word->data, M, D, V, h->act);
-    for (int i = 0; i < M; i++)
-        op_acc(dhidden + (size_t)rows[i] * D, dx + (size_t)i * D, (size_t)D);
+    pass_backward(&ps, h);
+    pass_scatter(&ps, h, rows, dhidden);
     return ERR_OK;
 }
