@@ -1,6 +1,8 @@
+#define _XOPEN_SOURCE 700
 #include "cli_util.h"
 
 #include <check.h>
+#include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,4 +24,15 @@ const char *peftbench_bin(void)
 {
     const char *b = getenv("PEFTBENCH_BIN");
     return b ? b : "build/peftbench";
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+void rm_tree(const char *dir)
+{
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

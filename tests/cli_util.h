@@ -1,10 +1,14 @@
-/* Helpers of the tests that run the peftbench binary (PEFTBENCH_BIN, default build/peftbench). */
+/* Helpers of the tests that run the peftbench binary (PEFTBENCH_BIN, default build/peftbench)
+ * or work in a temporary directory. */
 #ifndef TESTS_CLI_UTIL_H
 #define TESTS_CLI_UTIL_H
 
 /* Run a printf-formatted shell command; its exit status, or 128 + signal.  A command longer
  * than the internal buffer fails the test instead of running truncated. */
 int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Remove a directory tree (a test's temporary directory); best effort. */
+void rm_tree(const char *dir);
 
 /* The binary under test. */
 const char *peftbench_bin(void);

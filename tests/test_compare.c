@@ -8,7 +8,6 @@
 #define _XOPEN_SOURCE 700
 #include <check.h>
 #include <math.h>
-#include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,12 +22,6 @@
 
 static char tmpdir[128];
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static void tmp_setup(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/peftbench-compare-XXXXXX");
@@ -37,7 +30,7 @@ static void tmp_setup(void)
 
 static void tmp_teardown(void)
 {
-    nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    rm_tree(tmpdir);
 }
 
 static const char *tpath(const char *name)

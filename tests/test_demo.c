@@ -6,7 +6,6 @@
  */
 #define _XOPEN_SOURCE 700
 #include <check.h>
-#include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,12 +18,6 @@
 #include "cli_util.h"
 
 static char ddir[64];
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
 
 /* Count lines of path containing needle. */
 static int count_lines(const char *path, const char *needle)
@@ -63,7 +56,7 @@ START_TEST(quickstart_parses_and_plans)
     }
     ck_assert_int_eq(count_lines(plan, "wn-supersense"), 22);
     ck_assert_int_eq(count_lines(plan, "wn-pos"), 22);
-    nftw(ddir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    rm_tree(ddir);
 }
 END_TEST
 

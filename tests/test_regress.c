@@ -9,7 +9,6 @@
 #define _XOPEN_SOURCE 700
 #include <check.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,16 +30,11 @@
 #include "tasks/task.h"
 #include "tasks/tsv.h"
 #include "tasks/wordnet.h"
+#include "cli_util.h"
 
 /* ---- fixture: a fresh temporary directory per test -------------------------------------- */
 
 static char rdir[64];
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
 
 static void tmp_setup(void)
 {
@@ -50,7 +44,7 @@ static void tmp_setup(void)
 
 static void tmp_teardown(void)
 {
-    nftw(rdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    rm_tree(rdir);
 }
 
 /* Path of name in the temp dir (rotating static buffers: 4 may be live). */

@@ -10,7 +10,6 @@
 #define _XOPEN_SOURCE 700
 #include <check.h>
 #include <cjson/cJSON.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -29,12 +28,6 @@
 static char root[128]; /* per-test temp dir; its name holds a space and a quote */
 static char bin[4096];
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static void tmp_setup(void)
 {
     const char *b = getenv("PEFTBENCH_BIN");
@@ -50,7 +43,7 @@ static void tmp_setup(void)
 
 static void tmp_teardown(void)
 {
-    nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    rm_tree(root);
 }
 
 /* Path of name inside root (rotating static buffers: a few may be live). */

@@ -6,7 +6,6 @@
  */
 #define _XOPEN_SOURCE 700
 #include <check.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,14 +17,9 @@
 #include "harness/yaml.h"
 #include "methods/registry.h"
 #include "suites.h"
+#include "cli_util.h"
 
 static char tmpdir[128];
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
 
 static void tmp_setup(void)
 {
@@ -35,7 +29,7 @@ static void tmp_setup(void)
 
 static void tmp_teardown(void)
 {
-    nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    rm_tree(tmpdir);
 }
 
 /* Path of name inside the temp dir (rotating static buffers: a few may be live). */

@@ -18,6 +18,7 @@
 #include "tasks/task.h"
 #include "tasks/tsv.h"
 #include "tasks/wordnet.h"
+#include "cli_util.h"
 
 /* ------------------------------------------------------------------ fixture helpers */
 
@@ -29,17 +30,9 @@ static void tmp_setup(void)
     ck_assert_ptr_nonnull(mkdtemp(tdir));
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static void tmp_teardown(void)
 {
-    nftw(tdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    rm_tree(tdir);
 }
 
 /* Write text (n bytes, or strlen when n == 0) to tdir/rel, creating one directory level. */
