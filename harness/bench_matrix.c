@@ -55,6 +55,28 @@ static void itoa_buf(char *buf, size_t n, int v)
     snprintf(buf, n, "%d", v);
 }
 
+/* Run argv with the environment plus set[0..nset), and copy the last line of its output that
+ * starts with prefix into line.  False (with the reason in why) when it cannot run, exits
+ * non-zero (its own message went to our stderr) or prints no such line. */
+static bool child_line(char *const argv[], const char *const *set, int nset, const char *prefix,
+                       char *line, size_t n, char *why, size_t nwhy)
+{
+    static char out[1 << 16];
+    char **env = proc_env_with(NULL, set, nset);
+    int status = 0;
+    struct err e;
+    err_clear(&e);
+    int rc = env ? proc_capture(argv, env, out, sizeof out, &status, NULL, &e) : ERR_NOMEM;
+    proc_env_free(env);
+    const char *msg = rc ? (e.msg[0] ? e.msg : "out of memory")
+                      : status ? "the child exited non-zero; its message is above"
+                      : !last_line(out, prefix, line, n) ? "no result line"
+                                                         : NULL;
+    if (msg)
+        snprintf(why, nwhy, "%s", msg);
+    return msg == NULL;
+}
+
 static bool run_cell(const struct bench_plan *p, const char *size, const char *method, int thr,
                      struct bench_cell *c, FILE *errf)
 {
@@ -70,19 +92,13 @@ static bool run_cell(const struct bench_plan *p, const char *size, const char *m
                     "--warmup", w, "--repeats", r, custom ? "--dims" : "--size",
                     custom ? dims : (char *)(uintptr_t)size, NULL};
     const char *set[] = {omp};
-    char **env = proc_env_with(NULL, set, 1);
-    static char out[1 << 16];
-    char line[2048];
-    int status = 0;
-    struct err e;
-    err_clear(&e);
-    int rc = env ? proc_capture(argv, env, out, sizeof out, &status, NULL, &e) : ERR_NOMEM;
-    proc_env_free(env);
-    if (rc || status != 0 || !last_line(out, "cell ", line, sizeof line) ||
-        !bench_cell_parse(line, c)) {
+    char line[2048], why[ERR_MSG_MAX];
+    bool ok = child_line(argv, set, 1, "cell ", line, sizeof line, why, sizeof why);
+    if (ok && !bench_cell_parse(line, c))
+        ok = false, snprintf(why, sizeof why, "unreadable result line");
+    if (!ok) {
         fprintf(errf, "peftbench bench: cell %s/%s/%d threads failed (%s)\n", size, method, thr,
-                rc ? e.msg : status ? "the child exited non-zero; its message is above"
-                                    : "no result line");
+                why);
         return false;
     }
     return true;
@@ -114,17 +130,11 @@ static bool run_torch(const struct bench_plan *p, const char *size, int mode, in
     const char *set[] = {omp, blas, "OMP_WAIT_POLICY=PASSIVE",
                          "GLIBC_TUNABLES=glibc.malloc.mmap_max=0:"
                          "glibc.malloc.trim_threshold=68719476736"};
-    char **env = proc_env_with(NULL, set, tuned ? 4 : 2);
-    static char out[1 << 16];
-    char line[8192];
-    int status = 0;
-    struct err e;
-    err_clear(&e);
-    int rc = env ? proc_capture(argv, env, out, sizeof out, &status, NULL, &e) : ERR_NOMEM;
-    proc_env_free(env);
+    char line[8192], why[ERR_MSG_MAX];
     cJSON *j = NULL;
-    if (rc == ERR_OK && status == 0 && last_line(out, "{", line, sizeof line))
-        j = cJSON_Parse(line);
+    if (child_line(argv, set, tuned ? 4 : 2, "{", line, sizeof line, why, sizeof why) &&
+        !(j = cJSON_Parse(line)))
+        snprintf(why, sizeof why, "unparsable JSON line");
     const cJSON *tr = cJSON_GetObjectItemCaseSensitive(j, "train_tokens_per_s");
     const cJSON *in = cJSON_GetObjectItemCaseSensitive(j, "infer_tokens_per_s");
     const cJSON *rs = cJSON_GetObjectItemCaseSensitive(j, "peak_rss_mib");
@@ -134,8 +144,7 @@ static bool run_torch(const struct bench_plan *p, const char *size, int mode, in
         ts->rss_mib = rs->valuedouble;
     else
         fprintf(errf, "peftbench bench: PyTorch %s %s %d threads%s failed (%s)\n", size,
-                torch_mode[mode], thr, tuned ? " tuned" : "",
-                rc ? e.msg : status ? "non-zero exit; its message is above" : "no JSON line");
+                torch_mode[mode], thr, tuned ? " tuned" : "", j ? "JSON without the figures" : why);
     cJSON_Delete(j);
     return ts->ok;
 }
