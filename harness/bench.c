@@ -141,17 +141,24 @@ static int time_steps(struct model *m, const struct bench_batch *bb, bool train,
 }
 
 /*
- * Matmul FLOPs per token (elementwise work ignored; the same convention as the PyTorch
- * reference).  N = L*(4d^2 + 2*d*d_ff) weight-GEMM parameters; attention (QK^T, PV) costs
- * 4*L*T*d forward.  A full step is forward + input gradients + weight gradients
- * (6N + 12LTd); with a frozen backbone and trainable parts in every layer (every method at its
- * defaults, and bare-bwd) there are no weight gradients (4N + 12LTd; the method's own small
- * GEMMs are not counted); head only runs the encoder forward alone (2N + 4LTd).
+ * Matmul FLOPs per token that the engine executes (elementwise work ignored; the PyTorch
+ * reference counts the same way for its full-width layers).  A full-width layer has
+ * n1 = 4d^2 + 2*d*d_ff weight-GEMM parameters per token and attention (QK^T, PV) costs 4*T*d
+ * forward.  Under a [CLS]-reading head the last layer runs K and V for every token (2d^2)
+ * and the rest for one token per sequence ((2d^2 + 2*d*d_ff) / T, attention 4d); --all-rows
+ * runs it full width.  With N and A the sums over layers: a full step is forward + input
+ * gradients + weight gradients (6N + 3A); with a frozen backbone and trainable parts in every
+ * layer (every method at its defaults, and bare-bwd) there are no weight gradients (4N + 3A;
+ * the method's own small GEMMs are not counted); head only runs the forward alone (2N + A).
  */
 static void cell_flops(const struct bench_opts *o, const char *method, struct bench_cell *c)
 {
-    double n = (double)o->L * (4.0 * o->D * o->D + 2.0 * o->D * o->F);
-    double attn = 4.0 * o->L * o->T * (double)o->D;
+    const double d = o->D, f = o->F, T = o->T, n1 = 4.0 * d * d + 2.0 * d * f;
+    double n = o->L * n1, attn = 4.0 * o->L * T * d;
+    if (!o->all_rows && o->L > 0) {
+        n -= n1 - (2.0 * d * d + (2.0 * d * d + 2.0 * d * f) / T);
+        attn -= 4.0 * T * d - 4.0 * d;
+    }
     c->flops_infer = 2.0 * n + attn;
     if (strcmp(method, "full") == 0)
         c->flops_train = 6.0 * n + 3.0 * attn;
@@ -208,6 +215,7 @@ static int time_merged_vs_bare(const struct bench_opts *o, struct model *m,
     if (model_create(&bare, &cfg, 2, &acct, e))
         return e->code;
     model_init_weights(&bare, 2);
+    bare.all_rows = o->all_rows;
     double tm[64], tb[64];
     reps = reps > 64 ? 64 : reps;
     int rc = ERR_OK;
@@ -277,6 +285,7 @@ int bench_cell_run(const struct bench_opts *o, const char *method, struct bench_
         return rc;
     }
     model_init_weights(&m, 1);
+    m.all_rows = o->all_rows;
     rc = attach(&m, &mi, method, e);
     if (rc == ERR_OK) {
         c->trainable = param_store_trainable(&m.ps, PGROUP_COUNT);

@@ -15,6 +15,7 @@
 #ifndef HARNESS_BENCH_H
 #define HARNESS_BENCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -27,6 +28,8 @@ struct bench_opts {
     int threads;         /* 0 = leave OpenMP's default */
     int warmup, repeats; /* training steps */
     const char *size;    /* "tiny", "small", "base" or "custom" */
+    bool all_rows;       /* run the last layer for every token (model.all_rows): the engine
+                            without its first-token last layer, for comparison */
 };
 
 /* Defaults: the small size of the performance issue, batch 32 x 128, 2 warm-up steps, 5

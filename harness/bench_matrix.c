@@ -90,7 +90,8 @@ static bool run_cell(const struct bench_plan *p, const char *size, const char *m
     char *argv[] = {(char *)(uintptr_t)p->self, "bench", "--cell", "--method",
                     (char *)(uintptr_t)method, "--threads", t, "--batch", b, "--seq", s,
                     "--warmup", w, "--repeats", r, custom ? "--dims" : "--size",
-                    custom ? dims : (char *)(uintptr_t)size, NULL};
+                    custom ? dims : (char *)(uintptr_t)size, o->all_rows ? "--all-rows" : NULL,
+                    NULL};
     const char *set[] = {omp};
     char line[2048], why[ERR_MSG_MAX];
     bool ok = child_line(argv, set, 1, "cell ", line, sizeof line, why, sizeof why);
@@ -435,13 +436,16 @@ int bench_matrix_run(const struct bench_plan *p, FILE *out, FILE *errf)
     }
     int failed = run_all(p, R, errf);
     fprintf(out, "# peftbench bench: tokens/s are real tokens per second of a training step "
-                 "(forward, loss, backward, AdamW); %%peak = achieved matmul GFLOP/s over the "
+                 "(forward, loss, backward, AdamW); %%peak = achieved matmul GFLOP/s (the FLOPs "
+                 "the engine executes: %s) over the "
                  "sgemm calibration at the same thread count; /head = step time over the bare "
                  "frozen backbone's (head only: no encoder backward); /bwd = step time over the "
                  "bare backbone's with input gradients through every layer (bare-bwd); merged = "
                  "merged inference time over a bare backbone's, timed alternately in the same "
                  "process; memory columns are the accountant's peaks in MiB; "
-                 "RSS_MB = the process's peak resident set over the training phase\n");
+                 "RSS_MB = the process's peak resident set over the training phase\n",
+            p->opts.all_rows ? "every layer full width (--all-rows)"
+                             : "the last layer for [CLS] only, K and V for every token");
     for (int s = 0; s < p->nsizes; s++)
         print_size(p, R, s, out);
     print_goals(p, R, out);

@@ -50,10 +50,11 @@ static bool parse_int(const char *flag, const char *s, int lo, int hi, int *v, F
 static const char bench_usage[] =
     "usage: peftbench bench [--size tiny|small|base]... [--dims L,D,H,F,V] [--method NAME|all]...\n"
     "                       [--threads N]... [--batch B] [--seq T] [--warmup W] [--repeats R]\n"
-    "                       [--torch [--torch-script PATH] [--python PATH]]\n"
+    "                       [--torch [--torch-script PATH] [--python PATH]] [--all-rows]\n"
     "  default: sizes tiny and small; methods full head bare-bwd lora ia3 houlsby pfeiffer\n"
     "  prefix compacter at their defaults; 2 and 1 threads; batch 32 x 128.  --torch also runs the\n"
-    "  PyTorch reference (bench/bert_peft_ref.py with Debian's python3-torch).\n";
+    "  PyTorch reference (bench/bert_peft_ref.py with Debian's python3-torch).  --all-rows runs\n"
+    "  the last layer for every token, as if the head read more than [CLS] (for comparison).\n";
 
 /* "L,D,H,F,V" -> the dims of a custom size. */
 static bool bench_dims(struct bench_opts *o, const char *s, FILE *errf)
@@ -119,6 +120,8 @@ static bool bench_option(struct bench_plan *p, int argc, char **argv, int *i, bo
         return *cell = true;
     if (strcmp(a, "--torch") == 0)
         return p->torch = true;
+    if (strcmp(a, "--all-rows") == 0)
+        return o->all_rows = true;
     (*i)++;
     if (strcmp(a, "--method") == 0 && v)
         return bench_add_method(p, v, &seen[0], errf);

@@ -40,6 +40,7 @@
 #include <string.h>
 
 #include "method.h"
+#include "model/ops.h"
 #include "peft_format.h"
 
 #define IA3_OWNER        "ia3"
@@ -86,36 +87,6 @@ struct ia3 {
     struct ia3_mod *mods; /* owned: (n), layer-major */
 };
 
-/* ---- ops: elementwise scalings -------------------------------------------- */
-
-/* y = z ⊙ l per row.  z, y: (N, C)  l: (C). */
-static void ia3_op_scale(float *y, const float *z, const float *l, int N, int C)
-{
-#pragma omp parallel for if ((size_t)N * (size_t)C > 65536) schedule(static)
-    for (int n = 0; n < N; n++)
-        for (int j = 0; j < C; j++)
-            y[(size_t)n * C + j] = z[(size_t)n * C + j] * l[j];
-}
-
-/* Backward of ia3_op_scale.  dy: (N, C).
- *   dl: (C) += Σ_n dy ⊙ z (double accumulation per column), NULL when frozen
- *   dz: (N, C) = dy ⊙ l, overwritten, NULL = not needed */
-static void ia3_op_scale_bwd(float *dz, float *dl, const float *dy, const float *z, const float *l,
-                             int N, int C)
-{
-    if (dl) {
-#pragma omp parallel for if ((size_t)N * (size_t)C > 65536) schedule(static)
-        for (int j = 0; j < C; j++) {
-            double acc = 0.0;
-            for (int n = 0; n < N; n++)
-                acc += (double)dy[(size_t)n * C + j] * (double)z[(size_t)n * C + j];
-            dl[j] += (float)acc;
-        }
-    }
-    if (dz)
-        ia3_op_scale(dz, dy, l, N, C);
-}
-
 /* ---- hooks ---------------------------------------------------------------- */
 
 static int ia3_fwd(const struct hook *h, const struct hook_ctx *c, struct site_io *io,
@@ -130,7 +101,7 @@ static int ia3_fwd(const struct hook *h, const struct hook_ctx *c, struct site_i
     if (md->ia3->merged)
         memcpy(dst, src, (size_t)io->N * (size_t)C * sizeof(float)); /* folded into W */
     else
-        ia3_op_scale(dst, src, md->l->data, io->N, C);
+        op_colscale_fwd(dst, src, md->l->data, io->N, C);
     return ERR_OK;
 }
 
@@ -143,9 +114,9 @@ static int ia3_bwd(const struct hook *h, const struct hook_ctx *c, struct site_i
         return ERR_SET(e, ERR_STATE,
                        "ia3: backward while merged into the base weights; unmerge before training");
     if (md->phase == HOOK_OUT)
-        ia3_op_scale_bwd(io->dz, md->l->grad, io->dy, io->z, md->l->data, io->N, io->OUT);
+        op_colscale_bwd(io->dz, md->l->grad, io->dy, io->z, md->l->data, io->N, io->OUT);
     else
-        ia3_op_scale_bwd(io->dx0, md->l->grad, io->dx, io->x0, md->l->data, io->N, io->IN);
+        op_colscale_bwd(io->dx0, md->l->grad, io->dx, io->x0, md->l->data, io->N, io->IN);
     return ERR_OK;
 }
 

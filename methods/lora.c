@@ -180,8 +180,8 @@ static int lora_fwd(const struct hook *h, const struct hook_ctx *c, struct site_
         if (!buf)
             return ERR_SET(e, ERR_NOMEM, "lora: out of memory for activations (layer %d, %s)",
                            md->layer, hook_site_name(md->site));
-        op_dropout_fwd(buf, io->x, N * (size_t)md->IN, L->p, c->seed,
-                       rng_stream(c->stream, md->tag));
+        op_dropout_rows_fwd(buf, io->x, N, (size_t)md->IN, (size_t)io->row_stride, L->p, c->seed,
+                            rng_stream(c->stream, md->tag));
         xd = buf;
         md->dropped = true;
     }
@@ -224,7 +224,8 @@ static int lora_bwd(const struct hook *h, const struct hook_ctx *c, struct site_
     lora_op_bwd(dxd, md->A->grad, md->B->grad, dt, io->dz, md->t, md->xd, md->A->data, md->B->data,
                 L->s, io->N, md->IN, md->OUT, L->R, acc);
     if (io->dx && md->dropped) {
-        op_dropout_bwd(dxd, dxd, N * IN, L->p, c->seed, rng_stream(c->stream, md->tag));
+        op_dropout_rows_fwd(dxd, dxd, N, IN, (size_t)io->row_stride, L->p, c->seed,
+                            rng_stream(c->stream, md->tag));
         op_acc(io->dx, dxd, N * IN);
     }
     return ERR_OK;

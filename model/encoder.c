@@ -61,6 +61,7 @@ int encoder_create(struct encoder *enc, const struct bert_config *cfg, struct pa
                    struct mem_acct *acct, struct err *e)
 {
     memset(enc, 0, sizeof *enc);
+    enc->cls_layer = -1;
     enc->cfg = *cfg;
     enc->cfg.id2label = NULL; /* not owned here */
     enc->D = cfg->hidden_size;
@@ -180,6 +181,20 @@ static bool keep_site_input(const struct encoder *enc, int l, enum hook_site s,
                             const struct param *W)
 {
     return enc->keep_all || tr(W) || site_hooked(enc, l, s);
+}
+
+/* The compact layer (the last one under encoder_forward_cls) runs everything after K and V on
+ * each sequence's first token only: nothing else of its output is read.  K and V still see
+ * every token, which that token attends to. */
+static bool site_compact(const struct encoder *enc, int l, enum hook_site s)
+{
+    return l == enc->cls_layer && s != SITE_K && s != SITE_V;
+}
+
+/* Rows a site runs on: B (one per sequence) when compact, else N. */
+static size_t site_rows(const struct encoder *enc, int l, enum hook_site s)
+{
+    return (size_t)(site_compact(enc, l, s) ? enc->ctx.B : enc->ctx.N);
 }
 
 /* Trainable flags of one layer, in backward order (see encoder_backward). */
@@ -335,7 +350,8 @@ static struct site_io lin_io(const struct encoder *enc, int l, enum hook_site s,
     memset(&io, 0, sizeof io);
     io.layer = l;
     io.site = s;
-    io.N = enc->ctx.N;
+    io.N = (int)site_rows(enc, l, s);
+    io.row_stride = site_compact(enc, l, s) ? enc->ctx.T : 1;
     io.IN = IN;
     io.OUT = OUT;
     return io;
@@ -347,7 +363,7 @@ static int lin_fwd(struct encoder *enc, int l, enum hook_site s, const float *x0
                    struct lin_save *sv, struct err *e)
 {
     const struct hook *in = NULL, *out = NULL, *adds[16];
-    const size_t N = (size_t)enc->ctx.N;
+    const size_t N = site_rows(enc, l, s);
     hook_find(&enc->hooks, l, s, HOOK_IN, &in, 1);
     hook_find(&enc->hooks, l, s, HOOK_OUT, &out, 1);
     int nadd = hook_find(&enc->hooks, l, s, HOOK_ADD, adds, 16);
@@ -395,7 +411,7 @@ static int lin_bwd(struct encoder *enc, int l, enum hook_site s, const struct li
                    bool acc, struct err *e)
 {
     const struct hook *in = NULL, *out = NULL, *adds[16];
-    const size_t N = (size_t)enc->ctx.N;
+    const size_t N = site_rows(enc, l, s);
     hook_find(&enc->hooks, l, s, HOOK_IN, &in, 1);
     hook_find(&enc->hooks, l, s, HOOK_OUT, &out, 1);
     int nadd = hook_find(&enc->hooks, l, s, HOOK_ADD, adds, 16);
@@ -447,7 +463,7 @@ static int blk_fwd(struct encoder *enc, int l, enum hook_site s, const float *h,
                    const struct param *g, const struct param *bb, struct blk_save *sv,
                    struct err *e)
 {
-    const size_t N = (size_t)enc->ctx.N, D = (size_t)enc->D;
+    const size_t N = site_rows(enc, l, s), D = (size_t)enc->D;
     const float eps = enc->cfg.layer_norm_eps;
     const struct hook *post = NULL, *adds[16];
     hook_find(&enc->hooks, l, s, HOOK_POST_LN, &post, 1);
@@ -502,7 +518,7 @@ static int blk_bwd(struct encoder *enc, int l, enum hook_site s, const struct bl
                    const float *dout, struct param *g, struct param *bb, bool need_h,
                    bool need_res, float **dh, float **dres, struct err *e)
 {
-    const size_t N = (size_t)enc->ctx.N, D = (size_t)enc->D;
+    const size_t N = site_rows(enc, l, s), D = (size_t)enc->D;
     const struct hook *post = NULL, *adds[16];
     hook_find(&enc->hooks, l, s, HOOK_POST_LN, &post, 1);
     int nadd = hook_find(&enc->hooks, l, s, HOOK_ADD, adds, 16);
@@ -555,39 +571,81 @@ static int blk_bwd(struct encoder *enc, int l, enum hook_site s, const struct bl
 
 /* ---- one layer ---------------------------------------------------------- */
 
+/* The first token of each sequence: rows b*T of x (N, D) -> (B, D) in the arena. */
+static float *first_rows(struct encoder *enc, const float *x)
+{
+    const struct hook_ctx *c = &enc->ctx;
+    const size_t D = (size_t)enc->D;
+    float *out = arena_floats(&enc->arena, (size_t)c->B * D);
+    if (out)
+        for (int b = 0; b < c->B; b++)
+            memcpy(out + (size_t)b * D, x + (size_t)b * (size_t)c->T * D, D * sizeof(float));
+    return out;
+}
+
+/* dst (N, D) rows b*T += src (B, D) rows b. */
+static void acc_first_rows(const struct encoder *enc, float *dst, const float *src)
+{
+    const struct hook_ctx *c = &enc->ctx;
+    const size_t D = (size_t)enc->D;
+    for (int b = 0; b < c->B; b++)
+        op_acc(dst + (size_t)b * (size_t)c->T * D, src + (size_t)b * D, D);
+}
+
+/* Queries per sequence in layer l: 1 (the first token) in the compact layer, else T. */
+static int layer_tq(const struct encoder *enc, int l)
+{
+    return l == enc->cls_layer ? 1 : enc->ctx.T;
+}
+
 static int attn_fwd(struct encoder *enc, int l, struct layer_save *sv, float **ctxout,
                     struct err *e)
 {
     const struct hook_ctx *c = &enc->ctx;
-    const int P = enc->hooks.prefix.P;
+    const int P = enc->hooks.prefix.P, Tq = layer_tq(enc, l);
     sv->pk = sv->pv = NULL;
     if (P > 0)
         enc->hooks.prefix.kv(enc->hooks.prefix.user, l, &sv->pk, &sv->pv);
-    size_t np = (size_t)c->B * enc->H * c->T * (size_t)(P + c->T);
+    size_t np = (size_t)c->B * enc->H * Tq * (size_t)(P + c->T);
     sv->probs = arena_floats(&enc->arena, np);
     float *out = keep_site_input(enc, l, SITE_O, enc->layers[l].wo)
-                     ? arena_floats(&enc->arena, (size_t)c->N * enc->D)
+                     ? arena_floats(&enc->arena, site_rows(enc, l, SITE_O) * enc->D)
                      : enc->scratch;
     if (!sv->probs || !out)
         return oom(e, "attention");
-    op_attention_fwd(out, sv->probs, sv->lin[SITE_Q].y, sv->lin[SITE_K].y, sv->lin[SITE_V].y,
-                     sv->pk, sv->pv, c->mask, c->B, c->T, enc->D, enc->H, P,
-                     c->train ? enc->attn_drop : 0.0f, c->seed, drop_stream(enc, l, DROP_ATTN_PROBS),
-                     enc->ws);
+    op_attention_fwd_q(out, sv->probs, sv->lin[SITE_Q].y, sv->lin[SITE_K].y, sv->lin[SITE_V].y,
+                       sv->pk, sv->pv, c->mask, c->B, c->T, Tq, enc->D, enc->H, P,
+                       c->train ? enc->attn_drop : 0.0f, c->seed,
+                       drop_stream(enc, l, DROP_ATTN_PROBS), enc->ws);
     *ctxout = out;
     return ERR_OK;
 }
 
+/* Hidden dropout on the (rows, D) output of a sublayer, in place; rows stand for tokens
+ * r * stride (the compact layer keeps the full layer's masks). */
+static void hidden_dropout(struct encoder *enc, float *h, int l, int tag, size_t rows)
+{
+    const size_t stride = l == enc->cls_layer ? (size_t)enc->ctx.T : 1;
+    op_dropout_rows_fwd(h, h, rows, (size_t)enc->D, stride,
+                        enc->ctx.train ? enc->hidden_drop : 0.0f, enc->ctx.seed,
+                        drop_stream(enc, l, tag));
+}
+
+/* One layer.  x: (N, D).  *y: (R, D), R = N, or B in the compact layer. */
 static int layer_fwd(struct encoder *enc, int l, const float *x, float **y, struct err *e)
 {
     const struct bert_layer *w = &enc->layers[l];
     struct layer_save *sv = &enc->save[l];
     const int D = enc->D, F = enc->F;
-    const size_t ND = (size_t)enc->ctx.N * D, NF = (size_t)enc->ctx.N * F;
-    const float pdrop = enc->ctx.train ? enc->hidden_drop : 0.0f;
+    const size_t R = site_rows(enc, l, SITE_O), NF = R * (size_t)F;
     sv->x = x;
+    /* Q, the residual and everything after attention see the first tokens only when
+     * compact; K and V every token. */
+    sv->xq = l == enc->cls_layer ? first_rows(enc, x) : x;
+    if (!sv->xq)
+        return oom(e, "first tokens");
     float *ctx = NULL;
-    if (lin_fwd(enc, l, SITE_Q, x, w->wq, w->bq, D, D, &sv->lin[SITE_Q], e) ||
+    if (lin_fwd(enc, l, SITE_Q, sv->xq, w->wq, w->bq, D, D, &sv->lin[SITE_Q], e) ||
         lin_fwd(enc, l, SITE_K, x, w->wk, w->bk, D, D, &sv->lin[SITE_K], e) ||
         lin_fwd(enc, l, SITE_V, x, w->wv, w->bv, D, D, &sv->lin[SITE_V], e) ||
         attn_fwd(enc, l, sv, &ctx, e) ||
@@ -596,8 +654,8 @@ static int layer_fwd(struct encoder *enc, int l, const float *x, float **y, stru
     /* dropout in place on the O output: backward regenerates the mask and no
      * one reads the pre-dropout output (IA3 'o' keeps its own z). */
     float *h1 = sv->lin[SITE_O].y;
-    op_dropout_fwd(h1, h1, ND, pdrop, enc->ctx.seed, drop_stream(enc, l, DROP_ATTN_OUT));
-    if (blk_fwd(enc, l, SITE_ATTN_BLOCK, h1, x, w->ln1_g, w->ln1_b, &sv->blk[0], e))
+    hidden_dropout(enc, h1, l, DROP_ATTN_OUT, R);
+    if (blk_fwd(enc, l, SITE_ATTN_BLOCK, h1, sv->xq, w->ln1_g, w->ln1_b, &sv->blk[0], e))
         return e->code;
     const float *a = sv->blk[0].out;
     if (lin_fwd(enc, l, SITE_FFN_IN, a, w->w1, w->b1, D, F, &sv->lin[SITE_FFN_IN], e))
@@ -611,7 +669,7 @@ static int layer_fwd(struct encoder *enc, int l, const float *x, float **y, stru
     if (lin_fwd(enc, l, SITE_FFN_OUT, sv->g, w->w2, w->b2, F, D, &sv->lin[SITE_FFN_OUT], e))
         return e->code;
     float *h2 = sv->lin[SITE_FFN_OUT].y;
-    op_dropout_fwd(h2, h2, ND, pdrop, enc->ctx.seed, drop_stream(enc, l, DROP_FFN_OUT));
+    hidden_dropout(enc, h2, l, DROP_FFN_OUT, R);
     if (blk_fwd(enc, l, SITE_FFN_BLOCK, h2, a, w->ln2_g, w->ln2_b, &sv->blk[1], e))
         return e->code;
     *y = sv->blk[1].out;
@@ -631,7 +689,7 @@ static bool needs_scratch(const struct encoder *enc)
     return false;
 }
 
-int encoder_forward(struct encoder *enc, const struct batch *b, struct err *e)
+static int forward(struct encoder *enc, const struct batch *b, bool cls, struct err *e)
 {
     const struct hook_ctx *c = &enc->ctx;
     if (c->B != b->B || c->T != b->T)
@@ -647,6 +705,9 @@ int encoder_forward(struct encoder *enc, const struct batch *b, struct err *e)
     enc->scratch = NULL;
     if (needs_scratch(enc) && !(enc->scratch = arena_floats(&enc->arena, wide)))
         return oom(e, "scratch");
+    /* keep_all (tests inspecting every row of save[]) turns the compact layer off. */
+    enc->cls_layer = cls && !enc->keep_all ? enc->L - 1 : -1;
+    enc->hidden_rows = enc->L > 0 && enc->cls_layer == enc->L - 1 ? c->B : c->N;
     float *x = NULL;
     if (embed_fwd(enc, b, &x, e))
         return e->code;
@@ -670,7 +731,7 @@ int encoder_forward(struct encoder *enc, const struct batch *b, struct err *e)
         float *y;
         if (layer_fwd(enc, l, x, &y, e))
             return e->code;
-        memcpy(pp[l & 1], y, ND * sizeof(float));
+        memcpy(pp[l & 1], y, site_rows(enc, l, SITE_FFN_BLOCK) * enc->D * sizeof(float));
         arena_rewind(&enc->arena, mk);
         x = pp[l & 1];
     }
@@ -679,44 +740,69 @@ int encoder_forward(struct encoder *enc, const struct batch *b, struct err *e)
     return ERR_OK;
 }
 
-/* Scratch copy of dropout's backward (never in place: the input may be shared). */
-static float *drop_bwd(struct encoder *enc, const float *dy, size_t n, float p, uint64_t stream)
+int encoder_forward(struct encoder *enc, const struct batch *b, struct err *e)
 {
-    float *dx = arena_floats(&enc->arena, n);
+    return forward(enc, b, false, e);
+}
+
+int encoder_forward_cls(struct encoder *enc, const struct batch *b, struct err *e)
+{
+    return forward(enc, b, true, e);
+}
+
+size_t encoder_first_row(const struct encoder *enc, int b)
+{
+    return enc->hidden_rows == enc->ctx.N ? (size_t)b * (size_t)enc->ctx.T : (size_t)b;
+}
+
+/* Scratch copy of hidden dropout's backward on (rows, D) (never in place: the input may be
+ * shared).  tag: the forward's dropout site in layer l, or layer -1 for the embeddings. */
+static float *drop_bwd(struct encoder *enc, const float *dy, int l, int tag, size_t rows)
+{
+    const size_t stride = l >= 0 && l == enc->cls_layer ? (size_t)enc->ctx.T : 1;
+    float *dx = arena_floats(&enc->arena, rows * (size_t)enc->D);
     if (dx)
-        op_dropout_bwd(dx, dy, n, enc->ctx.train ? p : 0.0f, enc->ctx.seed, stream);
+        op_dropout_rows_fwd(dx, dy, rows, (size_t)enc->D, stride,
+                            enc->ctx.train ? enc->hidden_drop : 0.0f, enc->ctx.seed,
+                            drop_stream(enc, l, tag));
     return dx;
 }
 
-/* Attention core + Q/K/V sites backward.  dctx: (N, D).  dx: (N, D) grad of
- * the layer input, accumulated; NULL when not needed. */
+/* Attention core + Q/K/V sites backward.  dctx: (R, D), R = rows of SITE_Q.  dx: (N, D)
+ * grad of the layer input, accumulated; NULL when not needed. */
 static int attn_bwd(struct encoder *enc, int l, const struct layer_save *sv, const float *dctx,
                     float *dx, struct err *e)
 {
     struct bert_layer *w = &enc->layers[l];
     const struct hook_ctx *c = &enc->ctx;
-    const size_t ND = (size_t)c->N * enc->D;
+    const size_t ND = (size_t)c->N * enc->D, RD = site_rows(enc, l, SITE_Q) * enc->D;
     const int D = enc->D, P = enc->hooks.prefix.P;
-    float *dq = arena_floats(&enc->arena, ND), *dk = arena_floats(&enc->arena, ND);
+    const bool compact = site_compact(enc, l, SITE_Q);
+    float *dq = arena_floats(&enc->arena, RD), *dk = arena_floats(&enc->arena, ND);
     float *dv = arena_floats(&enc->arena, ND);
-    if (!dq || !dk || !dv)
+    /* In the compact layer Q's input is the first tokens: its dx goes to a (B, D) buffer
+     * that is then added into those rows of dx. */
+    float *dxq = compact && dx ? arena_floats(&enc->arena, RD) : dx;
+    if (!dq || !dk || !dv || (dx && !dxq))
         return oom(e, "grad");
     float *dpk = NULL, *dpv = NULL;
     if (P > 0 && enc->hooks.prefix.trainable && enc->hooks.prefix.grad)
         enc->hooks.prefix.grad(enc->hooks.prefix.user, l, &dpk, &dpv);
-    op_attention_bwd(dq, dk, dv, dpk, dpv, dctx, sv->probs, sv->lin[SITE_Q].y, sv->lin[SITE_K].y,
-                     sv->lin[SITE_V].y, sv->pk, sv->pv, c->mask, c->B, c->T, D, enc->H, P,
-                     c->train ? enc->attn_drop : 0.0f, c->seed,
-                     drop_stream(enc, l, DROP_ATTN_PROBS), enc->ws);
-    if (lin_bwd(enc, l, SITE_Q, &sv->lin[SITE_Q], dq, w->wq, w->bq, D, D, dx, true, e) ||
+    op_attention_bwd_q(dq, dk, dv, dpk, dpv, dctx, sv->probs, sv->lin[SITE_Q].y,
+                       sv->lin[SITE_K].y, sv->lin[SITE_V].y, sv->pk, sv->pv, c->mask, c->B, c->T,
+                       layer_tq(enc, l), D, enc->H, P, c->train ? enc->attn_drop : 0.0f, c->seed,
+                       drop_stream(enc, l, DROP_ATTN_PROBS), enc->ws);
+    if (lin_bwd(enc, l, SITE_Q, &sv->lin[SITE_Q], dq, w->wq, w->bq, D, D, dxq, !compact, e) ||
         lin_bwd(enc, l, SITE_K, &sv->lin[SITE_K], dk, w->wk, w->bk, D, D, dx, true, e) ||
         lin_bwd(enc, l, SITE_V, &sv->lin[SITE_V], dv, w->wv, w->bv, D, D, dx, true, e))
         return e->code;
+    if (compact && dx)
+        acc_first_rows(enc, dx, dxq);
     return ERR_OK;
 }
 
-/* Backward of layer l.  dy: (N, D) grad of the output.  *dx: grad of the
- * input (arena), or NULL when need_dx is false. */
+/* Backward of layer l.  dy: (R, D) grad of the output (R = B in the compact layer, else N).
+ * *dx: (N, D) grad of the input (arena), or NULL when need_dx is false. */
 static int layer_bwd(struct encoder *enc, int l, const float *dy, bool need_dx, float **dx,
                      struct err *e)
 {
@@ -724,7 +810,8 @@ static int layer_bwd(struct encoder *enc, int l, const float *dy, bool need_dx, 
     const struct layer_save *sv = &enc->save[l];
     const struct layer_need f = layer_flags(enc, l);
     const int D = enc->D, F = enc->F;
-    const size_t N = (size_t)enc->ctx.N, ND = N * D, NF = N * F;
+    const size_t R = site_rows(enc, l, SITE_O), RD = R * D, RF = R * F;
+    const size_t ND = (size_t)enc->ctx.N * D;
     /* g*: does anything at or below this point need a gradient? */
     const bool g0 = need_dx || f.tQKV || f.tAtt, gO = g0 || f.tO, gAB = gO || f.tAB;
     const bool gFI = gAB || f.tFI, gFO = gFI || f.tFO;
@@ -738,8 +825,8 @@ static int layer_bwd(struct encoder *enc, int l, const float *dy, bool need_dx, 
     /* The FFN's temporaries (df, dg and the sites') are dead once da is complete: give them
      * back before the attention half allocates its own. */
     struct arena_mark ffn_mark = arena_mark(&enc->arena);
-    float *df = drop_bwd(enc, dh2, ND, enc->hidden_drop, drop_stream(enc, l, DROP_FFN_OUT));
-    if (!df || (gFI && !(dg = arena_floats(&enc->arena, NF))))
+    float *df = drop_bwd(enc, dh2, l, DROP_FFN_OUT, R);
+    if (!df || (gFI && !(dg = arena_floats(&enc->arena, RF))))
         return oom(e, "grad");
     if (lin_bwd(enc, l, SITE_FFN_OUT, &sv->lin[SITE_FFN_OUT], df, w->w2, w->b2, F, D, dg, false,
                 e))
@@ -747,7 +834,7 @@ static int layer_bwd(struct encoder *enc, int l, const float *dy, bool need_dx, 
     if (!gFI)
         return ERR_OK;
     du = dg;
-    op_act_bwd((enum act_kind)enc->act, du, dg, sv->u, NF);
+    op_act_bwd((enum act_kind)enc->act, du, dg, sv->u, RF);
     /* da (the FFN block's residual grad) += the FFN input's grad */
     if (lin_bwd(enc, l, SITE_FFN_IN, &sv->lin[SITE_FFN_IN], du, w->w1, w->b1, D, F,
                 gAB ? da : NULL, true, e))
@@ -760,18 +847,22 @@ static int layer_bwd(struct encoder *enc, int l, const float *dy, bool need_dx, 
         return e->code;
     if (!gO)
         return ERR_OK;
-    float *dout_o = drop_bwd(enc, dh1, ND, enc->hidden_drop, drop_stream(enc, l, DROP_ATTN_OUT));
-    if (!dout_o || (g0 && !(dc = arena_floats(&enc->arena, ND))))
+    float *dout_o = drop_bwd(enc, dh1, l, DROP_ATTN_OUT, R);
+    if (!dout_o || (g0 && !(dc = arena_floats(&enc->arena, RD))))
         return oom(e, "grad");
     if (lin_bwd(enc, l, SITE_O, &sv->lin[SITE_O], dout_o, w->wo, w->bo, D, D, dc, false, e))
         return e->code;
     if (!g0)
         return ERR_OK;
     float *dxl = NULL;
-    if (need_dx) {
-        if (!(dxl = arena_floats(&enc->arena, ND)))
+    if (need_dx) { /* the residual path: all of dx, or only the first tokens' rows */
+        if (!(dxl = R == (size_t)enc->ctx.N ? arena_floats(&enc->arena, ND)
+                                             : arena_zeros(&enc->arena, ND)))
             return oom(e, "grad");
-        memcpy(dxl, dres_x, ND * sizeof(float));
+        if (R == (size_t)enc->ctx.N)
+            memcpy(dxl, dres_x, ND * sizeof(float));
+        else
+            acc_first_rows(enc, dxl, dres_x);
     }
     if (attn_bwd(enc, l, sv, dc, dxl, e))
         return e->code;
@@ -783,7 +874,7 @@ static int embed_bwd(struct encoder *enc, const float *dx, struct err *e)
 {
     const struct hook_ctx *c = &enc->ctx;
     const int N = c->N, D = enc->D;
-    float *d = drop_bwd(enc, dx, (size_t)N * D, enc->hidden_drop, drop_stream(enc, -1, DROP_EMB));
+    float *d = drop_bwd(enc, dx, -1, DROP_EMB, (size_t)N);
     float *demb = arena_floats(&enc->arena, (size_t)N * D);
     if (!d || !demb)
         return oom(e, "grad");

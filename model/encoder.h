@@ -58,6 +58,8 @@ struct blk_save {   /* one block site's saved tensors */
 
 struct layer_save {
     const float *x;                 /* (N, D) layer input */
+    const float *xq;                /* (R, D) input of Q and the residual: x, or its first
+                                       tokens (B, D) in the compact layer */
     struct lin_save lin[6];         /* SITE_Q .. SITE_FFN_OUT */
     const float *pk, *pv;           /* (P, D) prefix rows or NULL */
     float *probs;                   /* (B, H, T, P+T) */
@@ -86,7 +88,9 @@ struct encoder {
     float *ws;                 /* attention workspace */
     float *scratch;            /* (N, max(D, F)) transient layer inputs (see layer_fwd) */
     struct layer_save *save;   /* (L) owned array */
-    float *hidden;             /* (N, D) final hidden states */
+    float *hidden;             /* (hidden_rows, D) final hidden states */
+    int hidden_rows;           /* N, or B after encoder_forward_cls */
+    int cls_layer;             /* the compact layer of this step's forward (-1: none) */
     bool have_forward;
     int saved_from;            /* first layer whose activations the forward kept */
     bool keep_all;             /* keep every layer's activations even when no backward
@@ -111,7 +115,20 @@ int encoder_begin_step(struct encoder *enc, const struct batch *b, bool train, u
 /* Forward over the batch given to begin_step; enc->hidden is (N, D). */
 int encoder_forward(struct encoder *enc, const struct batch *b, struct err *e);
 
-/* Backward from dhidden (N, D) (may be modified).  Accumulates the gradients
+/* The same for a head that reads only each sequence's first token ([CLS] / <s>): the last
+ * layer runs Q, attention, O, the FFN and both blocks for that token only (K and V for every
+ * token), and enc->hidden is (B, D), row b = sequence b's first token.  Those rows, and the
+ * gradients of every tensor, equal what encoder_forward gives (same dropout masks); the
+ * last layer costs about 2/12 of a full one (K and V of its 4D^2 + 2DF weights).  Off
+ * under keep_all.  Sequence classification is this; token-level heads and MLM need every
+ * row. */
+int encoder_forward_cls(struct encoder *enc, const struct batch *b, struct err *e);
+
+/* Row of enc->hidden (and of dhidden) that holds sequence b's first token after this step's
+ * forward: b*T, or b after encoder_forward_cls. */
+size_t encoder_first_row(const struct encoder *enc, int b);
+
+/* Backward from dhidden (hidden_rows, D) (may be modified).  Accumulates the gradients
  * of every trainable tensor and runs the hooks' backward and step end. */
 int encoder_backward(struct encoder *enc, float *dhidden, struct err *e);
 

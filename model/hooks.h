@@ -83,6 +83,11 @@ struct site_io {
     int layer;
     enum hook_site site;
     int N, IN, OUT; /* block sites: IN = OUT = D */
+    /* Row r of every (N, .) tensor here is token r * row_stride of the batch: 1 normally; T in
+     * a layer that runs only each sequence's first token (the last layer under a head that
+     * reads only [CLS]).  Per-token randomness must be drawn for token r * row_stride (0 is
+     * taken as 1). */
+    int row_stride;
 
     /* linear sites */
     const float *x0; /* (N, IN) site input */

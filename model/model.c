@@ -140,10 +140,13 @@ static uint64_t head_stream(const struct model *m, int tag)
 int model_forward(struct model *m, const struct batch *b, bool train, uint64_t seed,
                   uint64_t step, float **logits, struct err *e)
 {
-    if (encoder_begin_step(&m->enc, b, train, seed, step, e) || encoder_forward(&m->enc, b, e))
+    /* Both heads read only each sequence's first token: the last layer computes nothing else
+     * (all_rows forces the full layer, for benchmarks). */
+    if (encoder_begin_step(&m->enc, b, train, seed, step, e) ||
+        (m->all_rows ? encoder_forward(&m->enc, b, e) : encoder_forward_cls(&m->enc, b, e)))
         return e->code;
     struct arena *a = &m->enc.arena;
-    const int B = b->B, T = b->T, D = m->enc.D, C = m->C;
+    const int B = b->B, D = m->enc.D, C = m->C;
     const float p = train ? m->head_drop : 0.0f;
     m->cls_in = arena_floats(a, (size_t)B * D);
     m->pre = arena_floats(a, (size_t)B * D);
@@ -154,7 +157,8 @@ int model_forward(struct model *m, const struct batch *b, bool train, uint64_t s
     if (!m->cls_in || !m->pre || !m->act || !m->act_drop || !m->cls_drop || !m->logits)
         return ERR_SET(e, ERR_NOMEM, "out of memory for the head");
     for (int i = 0; i < B; i++)
-        memcpy(m->cls_in + (size_t)i * D, m->enc.hidden + (size_t)i * T * D, D * sizeof(float));
+        memcpy(m->cls_in + (size_t)i * D, m->enc.hidden + encoder_first_row(&m->enc, i) * D,
+               D * sizeof(float));
     if (m->head == HEAD_BERT) {
         op_linear_fwd(m->pre, m->cls_in, m->pool_w->data, m->pool_b->data, B, D, D);
         op_act_fwd(ACT_TANH, m->act, m->pre, (size_t)B * D);
@@ -211,12 +215,12 @@ int model_backward(struct model *m, const float *dlogits, struct err *e)
     if (!encoder_needs_backward(&m->enc))
         return ERR_OK;
     const struct hook_ctx *c = &m->enc.ctx;
-    const int B = c->B, T = c->T, D = m->enc.D;
-    float *dh = arena_zeros(&m->enc.arena, (size_t)c->N * D);
+    const int B = c->B, D = m->enc.D;
+    float *dh = arena_zeros(&m->enc.arena, (size_t)m->enc.hidden_rows * D);
     if (!dh)
         return ERR_SET(e, ERR_NOMEM, "out of memory for the hidden-state gradient");
     for (int i = 0; i < B; i++)
-        memcpy(dh + (size_t)i * T * D, dcls + (size_t)i * D, D * sizeof(float));
+        memcpy(dh + encoder_first_row(&m->enc, i) * D, dcls + (size_t)i * D, D * sizeof(float));
     return encoder_backward(&m->enc, dh, e);
 }
 

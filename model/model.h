@@ -34,6 +34,8 @@ struct model {
     struct param *cls_w, *cls_b;   /* BERT classifier (C, D), (C); RoBERTa classifier.dense (D, D) */
     struct param *out_w, *out_b;   /* RoBERTa classifier.out_proj (C, D), (C); NULL for BERT */
     float head_drop;          /* classifier dropout (hidden_dropout_prob) */
+    bool all_rows;            /* run the last layer for every token although the head reads
+                                 only the first (default false; benchmarks compare both) */
 
     /* step state (views into enc.arena) */
     float *cls_in;    /* (B, D) first-token hidden states */

@@ -94,6 +94,66 @@ static void col_sum_acc(float *dst, const float *src, int N, int C)
     }
 }
 
+/* ---- per-column scaling (IA3) ----------------------------------------- */
+
+OPS_CLONES static void colscale_rows(float *y, const float *z, const float *l, size_t n0,
+                                     size_t n1, size_t C)
+{
+    for (size_t n = n0; n < n1; n++) {
+        const float *zr = z + n * C;
+        float *yr = y + n * C;
+#pragma omp simd
+        for (size_t j = 0; j < C; j++)
+            yr[j] = zr[j] * l[j];
+    }
+}
+
+void op_colscale_fwd(float *y, const float *z, const float *l, int N, int C)
+{
+    if (N <= 0 || C <= 0)
+        return;
+    const size_t rows = (size_t)OPS_CHUNK / (size_t)C + 1, nchunk = ((size_t)N + rows - 1) / rows;
+#pragma omp parallel for if ((size_t)N * (size_t)C > OPS_PAR_MIN) schedule(static)
+    for (size_t c = 0; c < nchunk; c++) {
+        size_t n0 = c * rows, n1 = n0 + rows < (size_t)N ? n0 + rows : (size_t)N;
+        colscale_rows(y, z, l, n0, n1, (size_t)C);
+    }
+}
+
+/* One column block [c0, c1) of op_colscale_bwd: one pass down the rows. */
+OPS_CLONES static void colscale_bwd_block(float *dz, float *dl, const float *dy, const float *z,
+                                          const float *l, int N, int C, int c0, int c1)
+{
+    double acc[OPS_COL_MAX] = {0};
+    for (int n = 0; n < N; n++) {
+        const float *dr = dy + (size_t)n * (size_t)C, *zr = z + (size_t)n * (size_t)C;
+        if (dl) {
+#pragma omp simd
+            for (int c = c0; c < c1; c++)
+                acc[c - c0] += (double)dr[c] * (double)zr[c];
+        }
+        if (dz) {
+            float *o = dz + (size_t)n * (size_t)C;
+#pragma omp simd
+            for (int c = c0; c < c1; c++)
+                o[c] = dr[c] * l[c];
+        }
+    }
+    for (int c = c0; dl && c < c1; c++)
+        dl[c] = (float)((double)dl[c] + acc[c - c0]);
+}
+
+void op_colscale_bwd(float *dz, float *dl, const float *dy, const float *z, const float *l, int N,
+                     int C)
+{
+    if (N <= 0 || C <= 0 || (!dz && !dl))
+        return;
+    int bw, nblk = col_partition(C, &bw);
+#pragma omp parallel for if ((size_t)N * (size_t)C > OPS_PAR_MIN) schedule(static)
+    for (int blk = 0; blk < nblk; blk++)
+        colscale_bwd_block(dz, dl, dy, z, l, N, C, blk * bw, imin(blk * bw + bw, C));
+}
+
 /* ---- linear ------------------------------------------------------------ */
 
 void op_linear_fwd(float *y, const float *x, const float *W, const float *b, int N, int IN, int OUT)
@@ -595,6 +655,22 @@ void op_dropout_fwd(float *y, const float *x, size_t n, float p, uint64_t seed, 
     }
 }
 
+/* Row r of the (rows, width) block is row r * stride of a full tensor: element (r, j) draws
+ * counter (r * stride) * width + j.  stride 0 or 1 is op_dropout_fwd. */
+void op_dropout_rows_fwd(float *y, const float *x, size_t rows, size_t width, size_t stride,
+                         float p, uint64_t seed, uint64_t stream)
+{
+    if (stride <= 1 || !(p > 0.0f) || p >= 1.0f) {
+        op_dropout_fwd(y, x, rows * width, p, seed, stream);
+        return;
+    }
+    uint64_t thr = drop_threshold(p);
+    float scale = (float)(1.0 / (1.0 - (double)p));
+    for (size_t r = 0; r < rows; r++)
+        dropout_span(y + r * width, x + r * width, width, thr, scale, seed, stream,
+                     r * stride * width);
+}
+
 /* The backward is the same masked scaling applied to dy. */
 void op_dropout_bwd(float *dx, const float *dy, size_t n, float p, uint64_t seed, uint64_t stream)
 {
@@ -609,6 +685,7 @@ struct attn_geom {
     const float *pk, *pv;     /* (P, D) or NULL */
     const int *mask;          /* (B, T) or NULL = no padding */
     int B, T, D, H, P, Dh, J; /* J = P + T keys per query */
+    int Tq;                   /* queries per sequence: the first Tq positions (q is (B, Tq, D)) */
     float scale;              /* 1 / sqrt(Dh) */
     bool drop;                /* attention-probability dropout active */
     uint64_t thr;             /* dropout keep threshold */
@@ -617,9 +694,10 @@ struct attn_geom {
 };
 
 static void attn_geom_init(struct attn_geom *g, const float *q, const float *k, const float *v,
-                           const float *pk, const float *pv, const int *mask, int B, int T, int D,
-                           int H, int P, float drop_p, uint64_t seed, uint64_t stream)
+                           const float *pk, const float *pv, const int *mask, int B, int T, int Tq,
+                           int D, int H, int P, float drop_p, uint64_t seed, uint64_t stream)
 {
+    g->Tq = Tq;
     g->q = q;
     g->k = k;
     g->v = v;
@@ -688,51 +766,60 @@ static void attn_keep_row(float *keep, const int *km, int P, int T)
         keep[P + t] = (!km || km[t]) ? 1.0f : 0.0f;
 }
 
-/* Offset of element (b, i = 0, column h*Dh) in a (B, T, D) tensor. */
-static size_t attn_off(const struct attn_geom *g, int b, int h)
+/* Offset of element (b, i = 0, column h*Dh) in a (B, rows, D) tensor: rows = T for keys and
+ * values, Tq for queries and the context. */
+static size_t attn_off(const struct attn_geom *g, int rows, int b, int h)
 {
-    return (size_t)b * (size_t)g->T * (size_t)g->D + (size_t)h * (size_t)g->Dh;
+    return (size_t)b * (size_t)rows * (size_t)g->D + (size_t)h * (size_t)g->Dh;
 }
 
-/* Offset of the (T, J) probability block of (b, h) in (B, H, T, J). */
+/* Offset of the (Tq, J) probability block of (b, h) in (B, H, Tq, J). */
 static size_t attn_poff(const struct attn_geom *g, int b, int h)
 {
-    return ((size_t)b * (size_t)g->H + (size_t)h) * (size_t)g->T * (size_t)g->J;
+    return ((size_t)b * (size_t)g->H + (size_t)h) * (size_t)g->Tq * (size_t)g->J;
+}
+
+/* Dropout counter of probability (b, h, i = 0, j = 0): numbered as in the full (B, H, T, J)
+ * tensor, so a query subset draws exactly the masks its rows get when every query runs. */
+static uint64_t attn_hoff(const struct attn_geom *g, int b, int h)
+{
+    return ((uint64_t)b * (uint64_t)g->H + (uint64_t)h) * (uint64_t)g->T * (uint64_t)g->J;
 }
 
 /*
  * Forward of one (b, h).  Head columns are read in place through lda = D.
- *   S = scale * q_bh [pk_h; k_bh]^T      written straight into probs (T, J)
+ *   S = scale * q_bh [pk_h; k_bh]^T      written straight into probs (Tq, J)
  *   probs = masked_softmax(S)
- *   out_bh = dropout(probs) [pv_h; v_bh] (T, Dh), columns h*Dh.. of out
- * pd: (T, J) thread scratch for the dropped probabilities; keep: (J) scratch.
+ *   out_bh = dropout(probs) [pv_h; v_bh] (Tq, Dh), columns h*Dh.. of out
+ * pd: (Tq, J) thread scratch for the dropped probabilities; keep: (J) scratch.
  */
 static void attn_fwd_head(const struct attn_geom *g, float *out, float *probs, int b, int h,
                           float *pd, float *keep)
 {
-    int T = g->T, D = g->D, P = g->P, Dh = g->Dh, J = g->J;
-    size_t off = attn_off(g, b, h), poff = attn_poff(g, b, h);
-    const float *qh = g->q + off, *kh = g->k + off, *vh = g->v + off;
-    float *pr = probs + poff, *oh = out + off;
+    int T = g->T, Tq = g->Tq, D = g->D, P = g->P, Dh = g->Dh, J = g->J;
+    size_t qoff = attn_off(g, Tq, b, h), koff = attn_off(g, T, b, h), poff = attn_poff(g, b, h);
+    const float *qh = g->q + qoff, *kh = g->k + koff, *vh = g->v + koff;
+    float *pr = probs + poff, *oh = out + qoff;
 
     if (P > 0)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, P, Dh, g->scale, qh, D,
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, P, Dh, g->scale, qh, D,
                     g->pk + (size_t)h * (size_t)Dh, D, 0.0f, pr, J);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, Dh, g->scale, qh, D, kh, D, 0.0f,
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, T, Dh, g->scale, qh, D, kh, D, 0.0f,
                 pr + P, J);
     attn_keep_row(keep, g->mask ? g->mask + (size_t)b * (size_t)T : NULL, P, T);
-    for (int i = 0; i < T; i++)
+    for (int i = 0; i < Tq; i++)
         softmax_row_masked(pr + (size_t)i * (size_t)J, keep, J);
 
     const float *pu = pr;
     if (g->drop) {
-        dropout_span(pd, pr, (size_t)T * (size_t)J, g->thr, g->dscale, g->seed, g->stream, poff);
+        dropout_span(pd, pr, (size_t)Tq * (size_t)J, g->thr, g->dscale, g->seed, g->stream,
+                     attn_hoff(g, b, h));
         pu = pd;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, Dh, T, 1.0f, pu + P, J, vh, D, 0.0f,
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, Dh, T, 1.0f, pu + P, J, vh, D, 0.0f,
                 oh, D);
     if (P > 0)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, Dh, P, 1.0f, pu, J,
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, Dh, P, 1.0f, pu, J,
                     g->pv + (size_t)h * (size_t)Dh, D, 1.0f, oh, D);
 }
 
@@ -754,67 +841,80 @@ size_t op_attention_ws_floats(int B, int T, int D, int H, int P)
     return per * (size_t)omp_get_max_threads();
 }
 
+/* Per-thread scratch actually used: two (Tq, J) blocks and a (J) row (within the size
+ * op_attention_ws_floats promises, which assumes Tq = T). */
 static size_t attn_ws_per_thread(const struct attn_geom *g)
 {
-    return 2 * (size_t)g->T * (size_t)g->J + (size_t)g->J;
+    return 2 * (size_t)g->Tq * (size_t)g->J + (size_t)g->J;
 }
 
 void op_attention_fwd(float *out, float *probs, const float *q, const float *k, const float *v,
                       const float *pk, const float *pv, const int *mask, int B, int T, int D, int H,
                       int P, float drop_p, uint64_t seed, uint64_t stream, float *ws)
 {
-    if (B <= 0 || T <= 0 || D <= 0 || H <= 0)
+    op_attention_fwd_q(out, probs, q, k, v, pk, pv, mask, B, T, T, D, H, P, drop_p, seed, stream,
+                       ws);
+}
+
+void op_attention_fwd_q(float *out, float *probs, const float *q, const float *k, const float *v,
+                        const float *pk, const float *pv, const int *mask, int B, int T, int Tq,
+                        int D, int H, int P, float drop_p, uint64_t seed, uint64_t stream,
+                        float *ws)
+{
+    if (B <= 0 || T <= 0 || Tq <= 0 || Tq > T || D <= 0 || H <= 0)
         return;
     struct attn_geom g;
-    attn_geom_init(&g, q, k, v, pk, pv, mask, B, T, D, H, P, drop_p, seed, stream);
+    attn_geom_init(&g, q, k, v, pk, pv, mask, B, T, Tq, D, H, P, drop_p, seed, stream);
     size_t per = attn_ws_per_thread(&g);
-    size_t work = (size_t)B * (size_t)H * (size_t)T * (size_t)g.J * (size_t)g.Dh;
+    size_t work = (size_t)B * (size_t)H * (size_t)Tq * (size_t)g.J * (size_t)g.Dh;
     int BH = B * H;
 #pragma omp parallel for if (work > OPS_PAR_MIN) schedule(static)
     for (int bh = 0; bh < BH; bh++) {
         float *w = ws + (size_t)omp_get_thread_num() * per;
-        attn_fwd_head(&g, out, probs, bh / H, bh % H, w, w + 2 * (size_t)T * (size_t)g.J);
+        attn_fwd_head(&g, out, probs, bh / H, bh % H, w, w + 2 * (size_t)Tq * (size_t)g.J);
     }
 }
 
 /*
  * Backward of one (b, h).  With P the saved probs, Pd = dropout(P):
- *   dPd = dout_bh [pv_h; v_bh]^T                 (T, J)
+ *   dPd = dout_bh [pv_h; v_bh]^T                 (Tq, J)
  *   dP  = dropout_bwd(dPd)        (same mask and scale)
  *   dS  = P o (dP - rowsum(dP o P))              softmax backward
- *   dq_bh = scale dS [pk_h; k_bh]                (T, Dh) overwritten
- *   dk_bh = scale dS[:, P:]^T q_bh,  dv_bh = Pd[:, P:]^T dout_bh   overwritten
+ *   dq_bh = scale dS [pk_h; k_bh]                (Tq, Dh) overwritten
+ *   dk_bh = scale dS[:, P:]^T q_bh,  dv_bh = Pd[:, P:]^T dout_bh   (T, Dh) overwritten
  *   dpk_h += scale dS[:, :P]^T q_bh, dpv_h += Pd[:, :P]^T dout_bh   (if non-NULL)
  * Masked keys have P = 0, hence dS = 0 and Pd = 0: they get no gradient.
- * pd, dp: (T, J) thread scratch.
+ * pd, dp: (Tq, J) thread scratch.
  */
 static void attn_bwd_head(const struct attn_geom *g, float *dq, float *dk, float *dv, float *dpk,
                           float *dpv, const float *dout, const float *probs, int b, int h,
                           float *pd, float *dp)
 {
-    int T = g->T, D = g->D, P = g->P, Dh = g->Dh, J = g->J;
-    size_t off = attn_off(g, b, h), poff = attn_poff(g, b, h), hoff = (size_t)h * (size_t)Dh;
-    const float *qh = g->q + off, *kh = g->k + off, *vh = g->v + off, *doh = dout + off;
+    int T = g->T, Tq = g->Tq, D = g->D, P = g->P, Dh = g->Dh, J = g->J;
+    size_t qoff = attn_off(g, Tq, b, h), koff = attn_off(g, T, b, h), poff = attn_poff(g, b, h);
+    size_t hoff = (size_t)h * (size_t)Dh;
+    const float *qh = g->q + qoff, *kh = g->k + koff, *vh = g->v + koff, *doh = dout + qoff;
     const float *pr = probs + poff;
-    size_t TJ = (size_t)T * (size_t)J;
+    size_t TJ = (size_t)Tq * (size_t)J;
 
     if (P > 0)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, P, Dh, 1.0f, doh, D, g->pv + hoff,
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, P, Dh, 1.0f, doh, D, g->pv + hoff,
                     D, 0.0f, dp, J);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, Dh, 1.0f, doh, D, vh, D, 0.0f,
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, T, Dh, 1.0f, doh, D, vh, D, 0.0f,
                 dp + P, J);
 
     const float *pu = pr;
     if (g->drop) {
         /* One hash per element serves both Pd and dP (the hash dominates). */
+        uint64_t h0 = attn_hoff(g, b, h);
         for (size_t e = 0; e < TJ; e++) {
-            bool keep = rng_hash(g->seed, g->stream, poff + e) >= g->thr;
+            bool keep = rng_hash(g->seed, g->stream, h0 + e) >= g->thr;
             pd[e] = keep ? pr[e] * g->dscale : 0.0f;
             dp[e] = keep ? dp[e] * g->dscale : 0.0f;
         }
         pu = pd;
     }
-    for (int i = 0; i < T; i++) {
+    for (int i = 0; i < Tq; i++) {
         float *dr = dp + (size_t)i * (size_t)J;
         const float *prow = pr + (size_t)i * (size_t)J;
         float dot = 0.0f;
@@ -826,21 +926,21 @@ static void attn_bwd_head(const struct attn_geom *g, float *dq, float *dk, float
             dr[j] = prow[j] * (dr[j] - dot);
     }
 
-    float *dqh = dq + off;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, Dh, T, g->scale, dp + P, J, kh, D,
+    float *dqh = dq + qoff;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, Dh, T, g->scale, dp + P, J, kh, D,
                 0.0f, dqh, D);
     if (P > 0)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, Dh, P, g->scale, dp, J,
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, Dh, P, g->scale, dp, J,
                     g->pk + hoff, D, 1.0f, dqh, D);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, Dh, T, g->scale, dp + P, J, qh, D, 0.0f,
-                dk + off, D);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, Dh, T, 1.0f, pu + P, J, doh, D, 0.0f,
-                dv + off, D);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, Dh, Tq, g->scale, dp + P, J, qh, D,
+                0.0f, dk + koff, D);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, Dh, Tq, 1.0f, pu + P, J, doh, D, 0.0f,
+                dv + koff, D);
     if (P > 0 && dpk)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, P, Dh, T, g->scale, dp, J, qh, D, 1.0f,
-                    dpk + hoff, D);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, P, Dh, Tq, g->scale, dp, J, qh, D,
+                    1.0f, dpk + hoff, D);
     if (P > 0 && dpv)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, P, Dh, T, 1.0f, pu, J, doh, D, 1.0f,
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, P, Dh, Tq, 1.0f, pu, J, doh, D, 1.0f,
                     dpv + hoff, D);
 }
 
@@ -849,11 +949,21 @@ void op_attention_bwd(float *dq, float *dk, float *dv, float *dpk, float *dpv, c
                       const float *pk, const float *pv, const int *mask, int B, int T, int D, int H,
                       int P, float drop_p, uint64_t seed, uint64_t stream, float *ws)
 {
-    if (B <= 0 || T <= 0 || D <= 0 || H <= 0)
+    op_attention_bwd_q(dq, dk, dv, dpk, dpv, dout, probs, q, k, v, pk, pv, mask, B, T, T, D, H, P,
+                       drop_p, seed, stream, ws);
+}
+
+void op_attention_bwd_q(float *dq, float *dk, float *dv, float *dpk, float *dpv, const float *dout,
+                        const float *probs, const float *q, const float *k, const float *v,
+                        const float *pk, const float *pv, const int *mask, int B, int T, int Tq,
+                        int D, int H, int P, float drop_p, uint64_t seed, uint64_t stream,
+                        float *ws)
+{
+    if (B <= 0 || T <= 0 || Tq <= 0 || Tq > T || D <= 0 || H <= 0)
         return;
     struct attn_geom g;
-    attn_geom_init(&g, q, k, v, pk, pv, mask, B, T, D, H, P, drop_p, seed, stream);
-    size_t per = attn_ws_per_thread(&g), TJ = (size_t)T * (size_t)g.J;
+    attn_geom_init(&g, q, k, v, pk, pv, mask, B, T, Tq, D, H, P, drop_p, seed, stream);
+    size_t per = attn_ws_per_thread(&g), TJ = (size_t)Tq * (size_t)g.J;
     size_t work = (size_t)B * (size_t)H * TJ * (size_t)g.Dh;
     bool par = work > OPS_PAR_MIN;
 

@@ -83,12 +83,31 @@ void op_act_fwd(enum act_kind a, float *y, const float *x, size_t n);
 /* dx = dy * f'(x), n elements; dx overwritten (may alias dy). x is the input. */
 void op_act_bwd(enum act_kind a, float *dx, const float *dy, const float *x, size_t n);
 
+/* ---- per-column scaling ------------------------------------------------ */
+
+/* y = z ⊙ l per row (IA3).  z, y: (N, C), l: (C); y may alias z. */
+void op_colscale_fwd(float *y, const float *z, const float *l, int N, int C);
+
+/* Its backward in one pass over the rows:
+ *   dl: (C) += Σ_n dy ⊙ z (each column summed in double, in row order, by one thread: the
+ *       result does not depend on the thread count), NULL when frozen;
+ *   dz: (N, C) = dy ⊙ l, overwritten (may alias dy), NULL when not needed. */
+void op_colscale_bwd(float *dz, float *dl, const float *dy, const float *z, const float *l, int N,
+                     int C);
+
 /* ---- dropout ----------------------------------------------------------- */
 
 /* Inverted dropout with a counter-based mask: element i is kept iff
  * rng_hash(seed, stream, i) >= p * 2^64, kept values scaled by 1/(1-p).
  * y may alias x.  p == 0 copies (or is a no-op when aliased).  n elements. */
 void op_dropout_fwd(float *y, const float *x, size_t n, float p, uint64_t seed, uint64_t stream);
+
+/* Dropout of a subset of rows of a (R, width) tensor: block row r stands for full row
+ * r * stride and draws that row's mask (element counter (r * stride) * width + j), so a
+ * computation restricted to every stride-th row drops exactly what the full one would.
+ * Used forward and backward (the scaling is its own backward).  y may alias x. */
+void op_dropout_rows_fwd(float *y, const float *x, size_t rows, size_t width, size_t stride,
+                         float p, uint64_t seed, uint64_t stream);
 
 /* dx = mask * dy / (1-p), regenerating the same mask; dx may alias dy. */
 void op_dropout_bwd(float *dx, const float *dy, size_t n, float p, uint64_t seed,
@@ -117,6 +136,16 @@ void op_attention_fwd(float *out, float *probs, const float *q, const float *k, 
                       const float *pk, const float *pv, const int *mask, int B, int T, int D,
                       int H, int P, float drop_p, uint64_t seed, uint64_t stream, float *ws);
 
+/* The same for the first Tq positions of each sequence only (1 <= Tq <= T): q and out are
+ * (B, Tq, D), k and v (B, T, D), probs (B, H, Tq, P+T).  Query i < Tq of sequence b gets
+ * exactly what op_attention_fwd computes for it, dropout masks included (counters are
+ * numbered as in the full (B, H, T, P+T) tensor).  For a head that reads only each
+ * sequence's first token, the last layer needs Tq = 1. */
+void op_attention_fwd_q(float *out, float *probs, const float *q, const float *k, const float *v,
+                        const float *pk, const float *pv, const int *mask, int B, int T, int Tq,
+                        int D, int H, int P, float drop_p, uint64_t seed, uint64_t stream,
+                        float *ws);
+
 /* Backward.  dout: (B, T, D).  dq, dk, dv: (B, T, D) overwritten.
  * dpk, dpv: (P, D) ACCUMULATED (summed over the batch), or NULL when the
  * prefix is not trainable.  ws as in forward. */
@@ -124,6 +153,14 @@ void op_attention_bwd(float *dq, float *dk, float *dv, float *dpk, float *dpv, c
                       const float *probs, const float *q, const float *k, const float *v,
                       const float *pk, const float *pv, const int *mask, int B, int T, int D,
                       int H, int P, float drop_p, uint64_t seed, uint64_t stream, float *ws);
+
+/* Backward of op_attention_fwd_q: dout, dq (B, Tq, D); dk, dv (B, T, D) overwritten (keys
+ * no query attends to get 0). */
+void op_attention_bwd_q(float *dq, float *dk, float *dv, float *dpk, float *dpv, const float *dout,
+                        const float *probs, const float *q, const float *k, const float *v,
+                        const float *pk, const float *pv, const int *mask, int B, int T, int Tq,
+                        int D, int H, int P, float drop_p, uint64_t seed, uint64_t stream,
+                        float *ws);
 
 /* ---- small elementwise helpers ----------------------------------------- */
 

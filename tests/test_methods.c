@@ -153,6 +153,8 @@ static size_t method_trainable(const struct model *m)
 
 /* ---- per method, per example ------------------------------------------------ */
 
+static void free_snapshot(float **s, size_t n);
+
 static void for_each_example(void (*fn)(const struct method_ops *, const char *))
 {
     ck_assert_int_gt(registry_count(), 0);
@@ -191,6 +193,82 @@ static void gradcheck_one(const struct method_ops *ops, const char *ex)
 START_TEST(gradients_of_every_method)
 {
     for_each_example(gradcheck_one);
+}
+END_TEST
+
+/* Logits and every trainable gradient of one training step (dropout on), with the last layer
+ * computed for every token (all_rows) or for each sequence's first token only. */
+static void step_grads(struct mfix *f, bool all_rows, float *logits_out, float **grads)
+{
+    f->m.all_rows = all_rows;
+    param_store_zero_grads(&f->m.ps);
+    float *logits;
+    struct err e;
+    ck_assert_msg(model_forward(&f->m, &f->b, true, 5, 3, &logits, &e) == 0, "%s", e.msg);
+    memcpy(logits_out, logits, MB * MC * sizeof(float));
+    ck_assert_msg(model_backward(&f->m, f->r, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(f->m.enc.hidden_rows, all_rows ? MB * MT : MB);
+    for (size_t i = 0; i < f->m.ps.n; i++) {
+        const struct param *p = f->m.ps.items[i];
+        grads[i] = NULL;
+        if (p->trainable) {
+            grads[i] = malloc(p->numel * sizeof(float));
+            memcpy(grads[i], p->grad, p->numel * sizeof(float));
+        }
+    }
+}
+
+static bool close_to(float a, float b)
+{
+    return fabsf(a - b) <= 1e-5f * (1.0f + fabsf(b));
+}
+
+/* The last layer run for the first tokens only (what the classification heads read) gives the
+ * same logits and gradients as the full layer, dropout masks included: with the method's
+ * tensors, the word embeddings (dX through every hook) and, in full_ft, every tensor trainable. */
+static void first_token_check(const struct method_ops *ops, const char *ex, bool full_ft)
+{
+    struct mfix f;
+    mfix_init(&f, 1); /* 3 layers: the compact layer's dX feeds two more */
+    attach(&f, ops, ex);
+    perturb_method_tensors(&f, 0.2f);
+    struct err e;
+    for (size_t i = 0; i < f.m.ps.n; i++)
+        if (full_ft || f.m.ps.items[i] == f.m.enc.word)
+            ck_assert_int_eq(param_set_trainable(&f.m.ps, f.m.ps.items[i], true, &e), 0);
+    float lc[MB * MC], la[MB * MC];
+    float **gc = calloc(f.m.ps.n, sizeof *gc), **ga = calloc(f.m.ps.n, sizeof *ga);
+    step_grads(&f, false, lc, gc);
+    step_grads(&f, true, la, ga);
+    for (int i = 0; i < MB * MC; i++)
+        ck_assert_msg(close_to(lc[i], la[i]), "%s[%s] logit %d: first-token layer %g, full %g",
+                      ops->name, ex, i, (double)lc[i], (double)la[i]);
+    int nonzero = 0;
+    for (size_t i = 0; i < f.m.ps.n; i++) {
+        const struct param *p = f.m.ps.items[i];
+        for (size_t j = 0; gc[i] && j < p->numel; j++) {
+            ck_assert_msg(close_to(gc[i][j], ga[i][j]),
+                          "%s[%s]%s: d%s[%zu] first-token layer %g, full %g", ops->name, ex,
+                          full_ft ? " (full FT)" : "", p->name, j, (double)gc[i][j],
+                          (double)ga[i][j]);
+            nonzero += gc[i][j] != 0.0f;
+        }
+    }
+    ck_assert_int_gt(nonzero, 0);
+    free_snapshot(gc, f.m.ps.n);
+    free_snapshot(ga, f.m.ps.n);
+    mfix_free(&f);
+}
+
+static void first_token_one(const struct method_ops *ops, const char *ex)
+{
+    first_token_check(ops, ex, false);
+    first_token_check(ops, ex, true);
+}
+
+START_TEST(first_token_last_layer_equals_full_layer)
+{
+    for_each_example(first_token_one);
 }
 END_TEST
 
@@ -610,6 +688,7 @@ Suite *methods_suite(void)
     TCase *g = tcase_create("numerics");
     tcase_set_timeout(g, 900);
     tcase_add_test(g, gradients_of_every_method);
+    tcase_add_test(g, first_token_last_layer_equals_full_layer);
     tcase_add_test(g, counts_match_closed_form);
     tcase_add_test(g, identity_at_init_where_promised);
     tcase_add_test(g, merged_equals_unmerged);

@@ -701,6 +701,117 @@ END_TEST
 
 /* ---- semantics ---------------------------------------------------------- */
 
+/* (B, T, D) rows t < Tq of each sequence -> (B, Tq, D). */
+static float *first_tq(const float *x, int B, int T, int Tq, int D)
+{
+    float *o = tfloats((size_t)B * Tq * D);
+    for (int b = 0; b < B; b++)
+        memcpy(o + (size_t)b * Tq * D, x + (size_t)b * T * D, (size_t)Tq * D * sizeof(float));
+    return o;
+}
+
+/* Attention for the first Tq queries of each sequence only equals those queries' rows of the
+ * full attention, probabilities and dropout masks included; its backward equals the full
+ * backward when the other queries get no gradient. */
+START_TEST(attention_query_subset_equals_full)
+{
+    struct attn_prob a;
+    attn_prob_init(&a, &ref_attn_shapes[_i], 1700 + (uint64_t)_i);
+    const struct attn_shape *s = &a.s;
+    const int B = s->B, T = s->T, D = s->D, H = s->H, P = s->P, J = P + T;
+    size_t n = (size_t)B * T * D, np = (size_t)P * D;
+    for (int Tq = 1; Tq <= T; Tq += T > 3 ? T / 2 : 1) {
+        attn_fwd(&a);
+        for (int b = 0; b < B; b++) /* no gradient into queries t >= Tq */
+            memset(a.r + ((size_t)b * T + Tq) * D, 0, (size_t)(T - Tq) * D * sizeof(float));
+        if (P > 0) {
+            memset(a.dpk, 0, np * sizeof(float));
+            memset(a.dpv, 0, np * sizeof(float));
+        }
+        attn_bwd(&a, a.dpk, a.dpv);
+
+        size_t nq = (size_t)B * Tq * D, nprob = (size_t)B * H * Tq * J;
+        float *q = first_tq(a.q, B, T, Tq, D), *r = first_tq(a.r, B, T, Tq, D);
+        float *out = tfloats(nq), *probs = tfloats(nprob), *dq = tfloats(nq);
+        float *dk = tfloats(n), *dv = tfloats(n);
+        float *dpk = P > 0 ? tfloats(np) : NULL, *dpv = P > 0 ? tfloats(np) : NULL;
+        op_attention_fwd_q(out, probs, q, a.k, a.v, a.pk, a.pv, a.mask, B, T, Tq, D, H, P, s->drop,
+                           a.seed, a.stream, a.ws);
+        op_attention_bwd_q(dq, dk, dv, dpk, dpv, r, probs, q, a.k, a.v, a.pk, a.pv, a.mask, B, T,
+                           Tq, D, H, P, s->drop, a.seed, a.stream, a.ws);
+        float *want_out = first_tq(a.out, B, T, Tq, D), *want_dq = first_tq(a.dq, B, T, Tq, D);
+        /* probs (B, H, T, J) -> rows t < Tq of each (b, h) */
+        float *want_p = first_tq(a.probs, B * H, T, Tq, J);
+        assert_close("subset out", out, want_out, nq, 1e-6, 1e-5);
+        assert_close("subset probs", probs, want_p, nprob, 1e-7, 1e-5);
+        assert_close("subset dq", dq, want_dq, nq, 1e-6, 1e-5);
+        assert_close("subset dk", dk, a.dk, n, 1e-6, 1e-5);
+        assert_close("subset dv", dv, a.dv, n, 1e-6, 1e-5);
+        if (P > 0) {
+            assert_close("subset dpk", dpk, a.dpk, np, 1e-6, 1e-5);
+            assert_close("subset dpv", dpv, a.dpv, np, 1e-6, 1e-5);
+        }
+    }
+}
+END_TEST
+
+/* Per-column scaling (IA3) against a plain double loop, on widths below and above one column
+ * block, and with dz written over dy. */
+START_TEST(colscale_matches_plain_loops)
+{
+    static const int shapes[][2] = {{1, 1}, {5, 7}, {70, 300}, {33, 1030}, {700, 96}};
+    const int N = shapes[_i][0], C = shapes[_i][1];
+    const size_t n = (size_t)N * C;
+    struct rng r;
+    rng_seed(&r, 300 + (uint64_t)_i);
+    float *z = rand_normal(&r, n, 1.0f), *dy = rand_normal(&r, n, 1.0f);
+    float *l = rand_normal(&r, (size_t)C, 1.0f), *dl0 = rand_normal(&r, (size_t)C, 1.0f);
+    float *y = tfloats(n), *dz = tfloats(n), *dl = copy_of(dl0, (size_t)C);
+    float *want_y = tfloats(n), *want_dz = tfloats(n), *want_dl = tfloats((size_t)C);
+    for (int j = 0; j < C; j++) {
+        double acc = dl0[j];
+        for (int i = 0; i < N; i++) {
+            size_t o = (size_t)i * C + j;
+            want_y[o] = z[o] * l[j];
+            want_dz[o] = dy[o] * l[j];
+            acc += (double)dy[o] * (double)z[o];
+        }
+        want_dl[j] = (float)acc;
+    }
+    op_colscale_fwd(y, z, l, N, C);
+    ck_assert_mem_eq(y, want_y, n * sizeof(float));
+    op_colscale_bwd(dz, dl, dy, z, l, N, C);
+    ck_assert_mem_eq(dz, want_dz, n * sizeof(float));
+    assert_close("colscale dl", dl, want_dl, (size_t)C, 1e-5, 1e-6);
+    /* dz in place over dy, frozen l (no dl) */
+    op_colscale_bwd(dy, NULL, dy, z, l, N, C);
+    ck_assert_mem_eq(dy, want_dz, n * sizeof(float));
+}
+END_TEST
+
+/* Every stride-th row dropped on its own draws exactly that row's mask of the full tensor. */
+START_TEST(dropout_rows_match_full_rows)
+{
+    const size_t R = 7, W = 33, stride = 5, n = R * stride * W;
+    struct rng r;
+    rng_seed(&r, 91);
+    float *x = rand_normal(&r, n, 1.0f), *full = tfloats(n);
+    op_dropout_fwd(full, x, n, 0.3f, 11, 12);
+    float *sub = tfloats(R * W), *want = tfloats(R * W);
+    for (size_t i = 0; i < R; i++) {
+        memcpy(sub + i * W, x + i * stride * W, W * sizeof(float));
+        memcpy(want + i * W, full + i * stride * W, W * sizeof(float));
+    }
+    op_dropout_rows_fwd(sub, sub, R, W, stride, 0.3f, 11, 12);
+    ck_assert_mem_eq(sub, want, R * W * sizeof(float));
+    size_t zeros = 0;
+    for (size_t i = 0; i < R * W; i++)
+        zeros += sub[i] == 0.0f;
+    ck_assert_uint_gt(zeros, 0); /* the mask did drop something */
+    ck_assert_uint_lt(zeros, R * W);
+}
+END_TEST
+
 START_TEST(linear_frozen_and_accumulate)
 {
     int N = 9, IN = 11, OUT = 5;
@@ -1063,6 +1174,9 @@ Suite *ops_suite(void)
     tcase_add_loop_test(tc, dropout_mask_statistics, 0, 2);
     tcase_add_test(tc, dropout_thread_count_invariant);
     tcase_add_test(tc, dropout_edge_probabilities);
+    tcase_add_test(tc, dropout_rows_match_full_rows);
+    tcase_add_loop_test(tc, colscale_matches_plain_loops, 0, 5);
+    tcase_add_loop_test(tc, attention_query_subset_equals_full, 0, n_ref_attn);
     tcase_add_test(tc, xent_stable_for_huge_logits);
     tcase_add_test(tc, act_names_roundtrip);
     tcase_add_loop_test(tc, act_extreme_inputs, 0, ACT_COUNT);
