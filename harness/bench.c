@@ -201,36 +201,64 @@ static int attach(struct model *m, struct method_inst *mi, const char *name, str
     return method_create(mi, ops, &hv, m, 1, e);
 }
 
-/* Merged inference against a bare backbone of the same shape built in this process, timed
- * alternately (merged, bare, merged, ...) so that drift of a shared machine hits both alike. */
-static int time_merged_vs_bare(const struct bench_opts *o, struct model *m,
-                               const struct bench_batch *bb, int reps, struct bench_cell *c,
-                               struct err *e)
+/* Median of a[k] / b[k] over n pairs. */
+static double median_ratio(const double *a, const double *b, int n)
+{
+    double r[64];
+    for (int k = 0; k < n; k++)
+        r[k] = a[k] / b[k];
+    return timer_median(r, (size_t)n);
+}
+
+/*
+ * m against a bare backbone of the same shape built in this process, timed alternately (m,
+ * bare, m, ...) so that drift of a shared machine hits both alike: training steps against
+ * bare-bwd (train), or inference forwards against the bare backbone (merged methods).
+ * *tm, *tb: medians of each side; *ratio: the median of the pairwise ratios.
+ */
+static int time_against_bare(const struct bench_opts *o, struct model *m,
+                             const struct bench_batch *bb, bool train, int reps, double *tm,
+                             double *tb, double *ratio, struct err *e)
 {
     struct bert_config cfg;
     make_config(o, &cfg);
     struct mem_acct acct;
     mem_acct_init(&acct);
     struct model bare;
+    struct method_inst none;
+    memset(&none, 0, sizeof none);
     if (model_create(&bare, &cfg, 2, &acct, e))
         return e->code;
     model_init_weights(&bare, 2);
     bare.all_rows = o->all_rows;
-    double tm[64], tb[64];
+    double am[64], ab[64];
     reps = reps > 64 ? 64 : reps;
-    int rc = ERR_OK;
+    int rc = train ? attach(&bare, &none, "bare-bwd", e) : ERR_OK;
     for (int k = -1; k < reps && rc == ERR_OK; k++) {
-        double x, y;
-        rc = time_steps(m, bb, false, 0, 1, &x, e);
+        double x = 0.0, y = 0.0;
+        rc = time_steps(m, bb, train, 0, 1, &x, e);
         if (rc == ERR_OK)
-            rc = time_steps(&bare, bb, false, 0, 1, &y, e);
+            rc = time_steps(&bare, bb, train, 0, 1, &y, e);
         if (k >= 0)
-            tm[k] = x, tb[k] = y;
+            am[k] = x, ab[k] = y;
     }
-    if (rc == ERR_OK)
-        c->merged = timer_median(tm, (size_t)reps), c->merged_bare = timer_median(tb, (size_t)reps);
+    if (rc == ERR_OK) {
+        *tm = timer_median(am, (size_t)reps);
+        *tb = timer_median(ab, (size_t)reps);
+        *ratio = median_ratio(am, ab, reps);
+    }
     model_destroy(&bare);
     return rc;
+}
+
+/* A method's own cost is measured against bare-bwd; the baselines are not. */
+static bool paired_with_bare_bwd(const char *method)
+{
+    static const char *const unpaired[] = {"bare", "head", "bare-bwd", "full"};
+    for (size_t i = 0; i < sizeof unpaired / sizeof unpaired[0]; i++)
+        if (strcmp(method, unpaired[i]) == 0)
+            return false;
+    return true;
 }
 
 /* The measured phase: training steps with memory watched, then inference, then merged. */
@@ -250,11 +278,17 @@ static int measure(const struct bench_opts *o, struct model *m, struct method_in
     int inf_reps = o->repeats < 3 ? 3 : o->repeats;
     if (time_steps(m, bb, false, 1, inf_reps, &c->infer, e))
         return e->code;
-    c->merged = c->merged_bare = (double)NAN;
+    c->merged = c->merged_bare = c->merged_ratio = c->bwd_ratio = (double)NAN;
+    double tm, tb;
+    if (paired_with_bare_bwd(c->method) &&
+        time_against_bare(o, m, bb, true, o->repeats, &tm, &tb, &c->bwd_ratio, e))
+        return e->code;
     if (mi->ops && mi->ops->merge) {
         if (method_merge(mi, m, e))
             return e->code;
-        return time_merged_vs_bare(o, m, bb, inf_reps, c, e);
+        int pairs = inf_reps < 7 ? 7 : inf_reps;
+        return time_against_bare(o, m, bb, false, pairs, &c->merged, &c->merged_bare,
+                                 &c->merged_ratio, e);
     }
     return ERR_OK;
 }
@@ -303,11 +337,11 @@ int bench_cell_run(const struct bench_opts *o, const char *method, struct bench_
 void bench_cell_print(const struct bench_cell *c, FILE *out)
 {
     fprintf(out, "cell method=%s threads=%d peak_gflops=%.6g step=%.9g infer=%.9g merged=%.9g "
-                 "merged_bare=%.9g "
+                 "merged_bare=%.9g merged_ratio=%.9g bwd_ratio=%.9g "
                  "flops_train=%.9g flops_infer=%.9g trainable=%zu acct_base=%zu acct_peak=%zu "
                  "rss_base=%zu rss_peak=%zu",
             c->method, c->threads, c->peak_gflops, c->step, c->infer, c->merged, c->merged_bare,
-            c->flops_train,
+            c->merged_ratio, c->bwd_ratio, c->flops_train,
             c->flops_infer, c->trainable, c->acct_base, c->acct_peak, c->rss_base, c->rss_peak);
     for (int k = 0; k < MEM_NCAT; k++)
         fprintf(out, " peak_%s=%zu", mem_cat_name((enum mem_cat)k), c->peak[k]);
@@ -358,6 +392,8 @@ bool bench_cell_parse(const char *line, struct bench_cell *c)
               field_d(line, "threads", &thr) && field_d(line, "peak_gflops", &c->peak_gflops) &&
               field_d(line, "step", &c->step) && field_d(line, "infer", &c->infer) &&
               field_d(line, "merged", &c->merged) && field_d(line, "merged_bare", &c->merged_bare) &&
+              field_d(line, "merged_ratio", &c->merged_ratio) &&
+              field_d(line, "bwd_ratio", &c->bwd_ratio) &&
               field_d(line, "flops_train", &c->flops_train) &&
               field_d(line, "flops_infer", &c->flops_infer) &&
               field_z(line, "trainable", &c->trainable) &&

@@ -51,6 +51,12 @@ struct bench_cell {
     double step, infer, merged;   /* median seconds per batch */
     double merged_bare;           /* a bare backbone's inference, timed alternately with merged
                                      in the same process (NaN when not mergeable) */
+    double merged_ratio;          /* median over those alternated pairs of merged / bare (NaN
+                                     when not mergeable): drift of a shared machine cancels
+                                     within a pair */
+    double bwd_ratio;             /* median over alternated pairs of this method's training step
+                                     / a bare-bwd step of a second model in the same process
+                                     (NaN for full, head, bare and bare-bwd themselves) */
     double flops_train;           /* FLOPs per token of the step (see bench.c) */
     double flops_infer;
     size_t trainable;             /* trainable parameters */

@@ -7,6 +7,15 @@
 
 #define ARENA_ALIGN 64
 
+#ifdef ARENA_ASAN
+#include <sanitizer/asan_interface.h>
+#define ARENA_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define ARENA_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define ARENA_POISON(p, n) ((void)(p), (void)(n))
+#define ARENA_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 void arena_init(struct arena *a, struct mem_acct *acct, enum mem_cat cat)
 {
     memset(a, 0, sizeof *a);
@@ -16,6 +25,8 @@ void arena_init(struct arena *a, struct mem_acct *acct, enum mem_cat cat)
 
 void arena_reset(struct arena *a)
 {
+    if (a->base)
+        ARENA_POISON(a->base, a->used);
     a->used = 0;
 }
 
@@ -48,9 +59,10 @@ static void commit_to(struct arena *a, size_t high)
 
 static void *bump(struct arena *a, size_t bytes)
 {
-    if (bytes > SIZE_MAX - ARENA_ALIGN)
+    const size_t want = bytes;
+    if (bytes > SIZE_MAX - ARENA_ALIGN - ARENA_REDZONE)
         return NULL;
-    bytes = (bytes + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
+    bytes = (bytes + ARENA_REDZONE + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
     if (bytes == 0)
         bytes = ARENA_ALIGN;
     if (!a->base && reserve(a))
@@ -59,6 +71,8 @@ static void *bump(struct arena *a, size_t bytes)
         return NULL;
     void *p = a->base + a->used;
     a->used += bytes;
+    ARENA_POISON(p, bytes);
+    ARENA_UNPOISON(p, want);
     if (a->used > a->high) {
         a->high = a->used;
         commit_to(a, a->high);
@@ -107,6 +121,8 @@ struct arena_mark arena_mark(const struct arena *a)
 
 void arena_rewind(struct arena *a, struct arena_mark m)
 {
-    if (m.used <= a->used)
+    if (m.used <= a->used) {
+        ARENA_POISON(a->base + m.used, a->used - m.used);
         a->used = m.used;
+    }
 }

@@ -31,6 +31,24 @@ struct arena {
     size_t charged;        /* bytes charged to the accountant (high, page-rounded) */
 };
 
+/* Under AddressSanitizer every allocation is followed by a poisoned red zone of
+ * ARENA_REDZONE bytes and everything past the bump pointer is poisoned again on reset and
+ * rewind: a read past the end of a tensor, or of activations a rewind gave back, is reported
+ * instead of silently reading its neighbour (ASan cannot see inside one mmap range
+ * otherwise).  Without ASan the red zone is 0. */
+#if defined(__SANITIZE_ADDRESS__)
+#define ARENA_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ARENA_ASAN 1
+#endif
+#endif
+#ifdef ARENA_ASAN
+#define ARENA_REDZONE ((size_t)64)
+#else
+#define ARENA_REDZONE ((size_t)0)
+#endif
+
 /* Reservation tried first; halved on failure down to ARENA_RESERVE_MIN (strict overcommit). */
 #define ARENA_RESERVE ((size_t)1 << 37)
 #define ARENA_RESERVE_MIN ((size_t)1 << 26)

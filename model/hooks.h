@@ -31,6 +31,11 @@
  *   HOOK_POST_LN  r = delta(n); out = LN(z + r)   (at most one; Pfeiffer form, same LN)
  *                 otherwise out = n
  *
+ * Row counts: a hook must take its row count from io->N, never from the step's N = B*T.
+ * Under a head that reads only each sequence's first token (model_forward:
+ * encoder_forward_cls) the last layer runs K and V on all N tokens but Q, O, the FFN and
+ * both blocks on B rows, one per sequence (io->row_stride = T: row r is token r*T).
+ *
  * Attention prefix: one provider may give P key and value rows per layer
  * (prefix tuning); the attention op attends to them and returns their
  * gradients.  Step hooks run once per step before the forward (e.g. to run

@@ -704,11 +704,14 @@ END_TEST
 
 /* sum(hidden * rh) over every token of the final hidden states: every row's adapter outputs
  * matter (a loss on the logits would see only the first token of the last layer, leaving the
- * adapter gradients small next to float32 noise of the loss). */
+ * adapter gradients small next to float32 noise of the loss).  So the last layer runs for
+ * every token (all_rows). */
 static double model_loss(void *ctx)
 {
     struct fx *f = ctx;
+    f->m.all_rows = true;
     forward(f, true);
+    ck_assert_int_eq(f->m.enc.hidden_rows, TB * TT);
     const float *hid = f->m.enc.hidden;
     double s = 0;
     for (int i = 0; i < TB * TT * f->m.enc.D; i++)

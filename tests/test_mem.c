@@ -1,4 +1,5 @@
 #include <check.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -71,8 +72,10 @@ START_TEST(arena_charges_high_water)
     ck_assert_uint_eq((uintptr_t)x % 64, 0);
     struct arena_mark m = arena_mark(&ar);
     float *y = arena_floats(&ar, 3000);
-    ck_assert_ptr_eq(y, x + 1008); /* 4000 bytes rounded up to 64 */
-    ck_assert_uint_eq(ar.high, 4032 + 12032);
+    /* 4000 bytes (+ the red zone under ASan) rounded up to 64 */
+    const size_t bx = (4000 + ARENA_REDZONE + 63) / 64 * 64, by = (12000 + ARENA_REDZONE + 63) / 64 * 64;
+    ck_assert_ptr_eq((char *)y, (char *)x + bx);
+    ck_assert_uint_eq(ar.high, bx + by);
     ck_assert_uint_eq(a.cur[MEM_ACTIVATIONS], 16384); /* four 4 KiB pages */
     arena_rewind(&ar, m);
     float *z = arena_floats(&ar, 10);
@@ -94,6 +97,37 @@ START_TEST(arena_charges_high_water)
 }
 END_TEST
 
+#ifdef ARENA_ASAN
+/* Under ASan a read one element past an arena tensor, or of a tensor a rewind gave back,
+ * aborts (ASAN_OPTIONS=abort_on_error=1 in make test-asan). */
+static float arena_read(int past_end)
+{
+    struct mem_acct a;
+    mem_acct_init(&a);
+    struct arena ar;
+    arena_init(&ar, &a, MEM_ACTIVATIONS);
+    float *x = arena_floats(&ar, 10);
+    struct arena_mark m = arena_mark(&ar);
+    float *y = arena_floats(&ar, 20);
+    x[9] = y[19] = 1.0f; /* the last elements are fine */
+    arena_rewind(&ar, m);
+    volatile float v = past_end ? x[10] : y[0];
+    return v;
+}
+
+START_TEST(arena_read_past_end_aborts)
+{
+    arena_read(1);
+}
+END_TEST
+
+START_TEST(arena_read_after_rewind_aborts)
+{
+    arena_read(0);
+}
+END_TEST
+#endif
+
 Suite *mem_suite(void)
 {
     Suite *s = suite_create("mem");
@@ -102,6 +136,10 @@ Suite *mem_suite(void)
     tcase_add_test(tc, recharge_moves_category);
     tcase_add_test(tc, zero_and_overflow_rejected);
     tcase_add_test(tc, arena_charges_high_water);
+#ifdef ARENA_ASAN
+    tcase_add_test_raise_signal(tc, arena_read_past_end_aborts, SIGABRT);
+    tcase_add_test_raise_signal(tc, arena_read_after_rewind_aborts, SIGABRT);
+#endif
     suite_add_tcase(s, tc);
     return s;
 }
