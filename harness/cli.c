@@ -324,7 +324,7 @@ static int cmd_slurm(int argc, char **argv, FILE *out, FILE *errf)
         "usage: peftbench slurm SWEEP.yaml [--out DIR] [--partition P] [--time T]\n"
         "                       [--cpus-per-task N] [--mem M] [--max-parallel K]\n"
         "                       [--trials-per-task N] [--extra 'sbatch options'] [--submit]\n"
-        "                       [--retry-failed] [--allow-large] [key.path=value ...]\n";
+        "                       [--retry-failed] [--allow-large] [--strict] [key.path=value ...]\n";
     struct slurm_opts o = {.cpus_per_task = 1, .trials_per_task = 1};
     const char **ov = calloc((size_t)argc, sizeof *ov);
     if (!ov)
@@ -355,6 +355,8 @@ static int cmd_slurm(int argc, char **argv, FILE *out, FILE *errf)
             o.retry_failed = true;
         else if (strcmp(a, "--allow-large") == 0)
             o.allow_large = true;
+        else if (strcmp(a, "--strict") == 0)
+            o.strict = true;
         else if (a[0] != '-' && strchr(a, '='))
             ov[o.noverrides++] = a;
         else if (a[0] != '-' && !o.sweep_path)

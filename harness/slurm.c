@@ -333,6 +333,8 @@ char *slurm_array_script(const struct slurm_job *j, struct err *e)
             strbuf_str(&b, " --retry-failed");
         if (o->allow_large)
             strbuf_str(&b, " --allow-large");
+        if (o->strict)
+            strbuf_str(&b, " --strict");
         for (int i = 0; i < o->noverrides; i++) {
             strbuf_str(&b, " ");
             sb_shell(&b, o->overrides[i]);

@@ -49,6 +49,7 @@ struct slurm_opts {
     bool submit;           /* call sbatch (else print the commands) */
     bool retry_failed;     /* also resubmit trials recorded as failed */
     bool allow_large;
+    bool strict;           /* every trial runs with --strict (NaN/Inf weights are an error) */
     const char *const *overrides; /* key.path=value, passed on to every `run` */
     int noverrides;
     const char *exe; /* NULL: this program (/proc/self/exe); must be absolute */

@@ -221,7 +221,7 @@ static const char golden_array[] =
     "    echo \"peftbench slurm: array task $task: trial $plan $id on "
     "${SLURMD_NODENAME:-$(uname -n)}\"\n"
     "    \"$peftbench\" run \"$sweep\" --out \"$out\" --trial \"$plan\" --trial-id \"$id\" "
-    "--no-csv --retry-failed train.lr=1e-4 'tasks=[a, b]' &\n"
+    "--no-csv --retry-failed --strict train.lr=1e-4 'tasks=[a, b]' &\n"
     "    child=$!\n"
     "    wait \"$child\"\n"
     "    rc=$?\n"
@@ -290,6 +290,7 @@ static void full_job(struct slurm_job *j, struct slurm_opts *o, char **extra)
     o->max_parallel = 8;
     o->trials_per_task = 2;
     o->retry_failed = true;
+    o->strict = true;
     o->overrides = ov;
     o->noverrides = 2;
     extra[0] = "--account=a b";
@@ -605,7 +606,7 @@ START_TEST(submit_calls_sbatch_without_a_shell_and_resumes)
     char out[512];
     snprintf(out, sizeof out, "%s", tpath("res $(x) 'q'"));
     ck_assert_int_eq(sh("cd %s && PATH=%s:$PATH SBATCH_LOG=%s %s slurm micro.yaml --out %s "
-                        "--max-parallel 2 --time 5 --submit >%s 2>&1",
+                        "--max-parallel 2 --time 5 --strict --submit >%s 2>&1",
                         q(root), q(tpath("fakebin")), q(tpath("sbatch.log")), q(bin), q(out),
                         q(tpath("slurm.log"))),
                      0);
@@ -626,6 +627,7 @@ START_TEST(submit_calls_sbatch_without_a_shell_and_resumes)
     char *script = slurp(array);
     ck_assert_ptr_nonnull(strstr(script, "#SBATCH --array=0-5%2\n"));
     ck_assert_ptr_nonnull(strstr(script, "#SBATCH --time=5\n"));
+    ck_assert_ptr_nonnull(strstr(script, " --no-csv --strict")); /* passed on to every trial */
     char line[1024];
     char *bq = slurm_quote_shell(bin);
     snprintf(line, sizeof line, "\npeftbench=%s\n", bq); /* absolute: this binary */
