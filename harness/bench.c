@@ -211,14 +211,14 @@ static double median_ratio(const double *a, const double *b, int n)
 }
 
 /*
- * m against a bare backbone of the same shape built in this process, timed alternately (m,
- * bare, m, ...) so that drift of a shared machine hits both alike: training steps against
- * bare-bwd (train), or inference forwards against the bare backbone (merged methods).
+ * m against a second model of the same shape built in this process with `other` attached
+ * (see attach: "bare-bwd", "full", or "bare"), timed alternately (m, other, m, ...) so that
+ * drift of a shared machine hits both alike: training steps (train), or inference forwards.
  * *tm, *tb: medians of each side; *ratio: the median of the pairwise ratios.
  */
-static int time_against_bare(const struct bench_opts *o, struct model *m,
-                             const struct bench_batch *bb, bool train, int reps, double *tm,
-                             double *tb, double *ratio, struct err *e)
+static int time_against(const struct bench_opts *o, struct model *m, const struct bench_batch *bb,
+                        const char *other, bool train, int reps, double *tm, double *tb,
+                        double *ratio, struct err *e)
 {
     struct bert_config cfg;
     make_config(o, &cfg);
@@ -233,7 +233,7 @@ static int time_against_bare(const struct bench_opts *o, struct model *m,
     bare.all_rows = o->all_rows;
     double am[64], ab[64];
     reps = reps > 64 ? 64 : reps;
-    int rc = train ? attach(&bare, &none, "bare-bwd", e) : ERR_OK;
+    int rc = attach(&bare, &none, other, e);
     for (int k = -1; k < reps && rc == ERR_OK; k++) {
         double x = 0.0, y = 0.0;
         rc = time_steps(m, bb, train, 0, 1, &x, e);
@@ -247,6 +247,7 @@ static int time_against_bare(const struct bench_opts *o, struct model *m,
         *tb = timer_median(ab, (size_t)reps);
         *ratio = median_ratio(am, ab, reps);
     }
+    method_destroy(&none);
     model_destroy(&bare);
     return rc;
 }
@@ -278,17 +279,20 @@ static int measure(const struct bench_opts *o, struct model *m, struct method_in
     int inf_reps = o->repeats < 3 ? 3 : o->repeats;
     if (time_steps(m, bb, false, 1, inf_reps, &c->infer, e))
         return e->code;
-    c->merged = c->merged_bare = c->merged_ratio = c->bwd_ratio = (double)NAN;
+    c->merged = c->merged_bare = c->merged_ratio = c->bwd_ratio = c->full_ratio = (double)NAN;
     double tm, tb;
     if (paired_with_bare_bwd(c->method) &&
-        time_against_bare(o, m, bb, true, o->repeats, &tm, &tb, &c->bwd_ratio, e))
+        time_against(o, m, bb, "bare-bwd", true, o->repeats, &tm, &tb, &c->bwd_ratio, e))
+        return e->code;
+    if (strcmp(c->method, "lora") == 0 &&
+        time_against(o, m, bb, "full", true, o->repeats, &tm, &tb, &c->full_ratio, e))
         return e->code;
     if (mi->ops && mi->ops->merge) {
         if (method_merge(mi, m, e))
             return e->code;
         int pairs = inf_reps < 7 ? 7 : inf_reps;
-        return time_against_bare(o, m, bb, false, pairs, &c->merged, &c->merged_bare,
-                                 &c->merged_ratio, e);
+        return time_against(o, m, bb, "bare", false, pairs, &c->merged, &c->merged_bare,
+                            &c->merged_ratio, e);
     }
     return ERR_OK;
 }
@@ -337,11 +341,11 @@ int bench_cell_run(const struct bench_opts *o, const char *method, struct bench_
 void bench_cell_print(const struct bench_cell *c, FILE *out)
 {
     fprintf(out, "cell method=%s threads=%d peak_gflops=%.6g step=%.9g infer=%.9g merged=%.9g "
-                 "merged_bare=%.9g merged_ratio=%.9g bwd_ratio=%.9g "
+                 "merged_bare=%.9g merged_ratio=%.9g bwd_ratio=%.9g full_ratio=%.9g "
                  "flops_train=%.9g flops_infer=%.9g trainable=%zu acct_base=%zu acct_peak=%zu "
                  "rss_base=%zu rss_peak=%zu",
             c->method, c->threads, c->peak_gflops, c->step, c->infer, c->merged, c->merged_bare,
-            c->merged_ratio, c->bwd_ratio, c->flops_train,
+            c->merged_ratio, c->bwd_ratio, c->full_ratio, c->flops_train,
             c->flops_infer, c->trainable, c->acct_base, c->acct_peak, c->rss_base, c->rss_peak);
     for (int k = 0; k < MEM_NCAT; k++)
         fprintf(out, " peak_%s=%zu", mem_cat_name((enum mem_cat)k), c->peak[k]);
@@ -394,6 +398,7 @@ bool bench_cell_parse(const char *line, struct bench_cell *c)
               field_d(line, "merged", &c->merged) && field_d(line, "merged_bare", &c->merged_bare) &&
               field_d(line, "merged_ratio", &c->merged_ratio) &&
               field_d(line, "bwd_ratio", &c->bwd_ratio) &&
+              field_d(line, "full_ratio", &c->full_ratio) &&
               field_d(line, "flops_train", &c->flops_train) &&
               field_d(line, "flops_infer", &c->flops_infer) &&
               field_z(line, "trainable", &c->trainable) &&

@@ -57,6 +57,8 @@ struct bench_cell {
     double bwd_ratio;             /* median over alternated pairs of this method's training step
                                      / a bare-bwd step of a second model in the same process
                                      (NaN for full, head, bare and bare-bwd themselves) */
+    double full_ratio;            /* LoRA only: median over alternated pairs of its step / a
+                                     full fine-tuning step of a second model (NaN otherwise) */
     double flops_train;           /* FLOPs per token of the step (see bench.c) */
     double flops_infer;
     size_t trainable;             /* trainable parameters */

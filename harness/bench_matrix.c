@@ -376,9 +376,14 @@ static void goals_lora_full(const struct bench_plan *p, const struct results *R,
         int t2 = thread_index(p, 2), t1 = thread_index(p, 1);
         const struct bench_cell *lora = get(p, R, s, "lora", t2 >= 0 ? t2 : 0);
         const struct bench_cell *full = get(p, R, s, "full", t2 >= 0 ? t2 : 0);
-        if (lora && full) {
+        if (lora && !isnan(lora->full_ratio))
+            goal(out, at_d512(p, s, lora->full_ratio <= 0.7), "%s: LoRA step / full step %.3f, "
+                 "alternated in one process (goal <= 0.7 at d=512)", p->sizes[s],
+                 lora->full_ratio);
+        else if (lora && full)
             goal(out, at_d512(p, s, lora->step / full->step <= 0.7), "%s: LoRA step / full step "
                  "%.3f (goal <= 0.7 at d=512)", p->sizes[s], lora->step / full->step);
+        if (lora && full) {
             double r = (double)lora->rss_peak / (double)full->rss_peak;
             goal(out, at_d512(p, s, r <= 0.6), "%s: LoRA peak RSS / full peak RSS %.3f (%.0f / "
                  "%.0f MiB; goal <= 0.6 at d=512)", p->sizes[s], r, mib(lora->rss_peak),

@@ -34,7 +34,7 @@ START_TEST(cell_line_round_trips)
     snprintf(c.method, sizeof c.method, "lora");
     c.threads = 2, c.peak_gflops = 123.5, c.step = 0.25, c.infer = 0.125;
     c.merged = c.merged_ratio = (double)NAN, c.flops_train = 1e9, c.flops_infer = 5e8;
-    c.trainable = 66562, c.bwd_ratio = 1.0625;
+    c.trainable = 66562, c.bwd_ratio = 1.0625, c.full_ratio = 0.6875;
     c.acct_base = 1000, c.acct_peak = 5000, c.rss_base = 4096, c.rss_peak = 8192;
     for (int k = 0; k < MEM_NCAT; k++)
         c.peak[k] = (size_t)(k + 1) * 1024;
@@ -46,7 +46,7 @@ START_TEST(cell_line_round_trips)
     ck_assert_str_eq(d.method, "lora");
     ck_assert_int_eq(d.threads, 2);
     ck_assert(d.step == 0.25 && d.infer == 0.125 && isnan(d.merged) && isnan(d.merged_ratio));
-    ck_assert(d.bwd_ratio == 1.0625);
+    ck_assert(d.bwd_ratio == 1.0625 && d.full_ratio == 0.6875);
     ck_assert_uint_eq(d.trainable, 66562);
     ck_assert_uint_eq(d.rss_peak, 8192);
     for (int k = 0; k < MEM_NCAT; k++)
