@@ -201,6 +201,27 @@ static int attach(struct model *m, struct method_inst *mi, const char *name, str
     return method_create(mi, ops, &hv, m, 1, e);
 }
 
+/* A benchmark model: o's encoder with a 2-class head, weights from `seed`, `name` attached
+ * (see attach).  acct must outlive it.  On failure nothing is left allocated. */
+static int build_model(const struct bench_opts *o, struct mem_acct *acct, uint64_t seed,
+                       const char *name, struct model *m, struct method_inst *mi, struct err *e)
+{
+    struct bert_config cfg;
+    make_config(o, &cfg);
+    mem_acct_init(acct);
+    memset(mi, 0, sizeof *mi);
+    if (model_create(m, &cfg, 2, acct, e))
+        return e->code;
+    model_init_weights(m, seed);
+    m->all_rows = o->all_rows;
+    if (attach(m, mi, name, e)) {
+        method_destroy(mi);
+        model_destroy(m);
+        return e->code;
+    }
+    return ERR_OK;
+}
+
 /* Median of a[k] / b[k] over n pairs. */
 static double median_ratio(const double *a, const double *b, int n)
 {
@@ -220,20 +241,14 @@ static int time_against(const struct bench_opts *o, struct model *m, const struc
                         const char *other, bool train, int reps, double *tm, double *tb,
                         double *ratio, struct err *e)
 {
-    struct bert_config cfg;
-    make_config(o, &cfg);
     struct mem_acct acct;
-    mem_acct_init(&acct);
     struct model bare;
     struct method_inst none;
-    memset(&none, 0, sizeof none);
-    if (model_create(&bare, &cfg, 2, &acct, e))
+    if (build_model(o, &acct, 2, other, &bare, &none, e))
         return e->code;
-    model_init_weights(&bare, 2);
-    bare.all_rows = o->all_rows;
     double am[64], ab[64];
     reps = reps > 64 ? 64 : reps;
-    int rc = attach(&bare, &none, other, e);
+    int rc = ERR_OK;
     for (int k = -1; k < reps && rc == ERR_OK; k++) {
         double x = 0.0, y = 0.0;
         rc = time_steps(m, bb, train, 0, 1, &x, e);
@@ -310,28 +325,17 @@ int bench_cell_run(const struct bench_opts *o, const char *method, struct bench_
     struct bench_batch bb;
     if (make_batch(&bb, o))
         return ERR_SET(e, ERR_NOMEM, "out of memory for the benchmark batch");
-    struct bert_config cfg;
-    make_config(o, &cfg);
     struct mem_acct acct;
-    mem_acct_init(&acct);
     struct model m;
     struct method_inst mi;
-    memset(&mi, 0, sizeof mi);
-    int rc = model_create(&m, &cfg, 2, &acct, e);
-    if (rc) {
-        free_batch(&bb);
-        return rc;
-    }
-    model_init_weights(&m, 1);
-    m.all_rows = o->all_rows;
-    rc = attach(&m, &mi, method, e);
+    int rc = build_model(o, &acct, 1, method, &m, &mi, e);
     if (rc == ERR_OK) {
         c->trainable = param_store_trainable(&m.ps, PGROUP_COUNT);
         cell_flops(o, method, c);
         rc = measure(o, &m, &mi, &acct, &bb, c, e);
+        method_destroy(&mi);
+        model_destroy(&m);
     }
-    method_destroy(&mi);
-    model_destroy(&m);
     free_batch(&bb);
     return rc;
 }
