@@ -313,6 +313,18 @@ static int check_batch(const struct encoder *enc, const struct batch *b, struct 
     return ERR_OK;
 }
 
+/* Hidden dropout (training steps only) of (rows, D) src into dst (may alias), forward and
+ * backward alike: site `tag` of layer l, or of the embeddings (l = -1).  Rows of the compact
+ * layer stand for tokens r * T and draw the full layer's masks. */
+static void hidden_dropout(struct encoder *enc, float *dst, const float *src, int l, int tag,
+                           size_t rows)
+{
+    const size_t stride = l >= 0 && l == enc->cls_layer ? (size_t)enc->ctx.T : 1;
+    op_dropout_rows_fwd(dst, src, rows, (size_t)enc->D, stride,
+                        enc->ctx.train ? enc->hidden_drop : 0.0f, enc->ctx.seed,
+                        drop_stream(enc, l, tag));
+}
+
 static int embed_fwd(struct encoder *enc, const struct batch *b, float **x, struct err *e)
 {
     const int N = enc->ctx.N, D = enc->D;
@@ -335,9 +347,7 @@ static int embed_fwd(struct encoder *enc, const struct batch *b, float **x, stru
             op_acc(enc->emb + (size_t)n * D, enc->type->data, (size_t)D);
     op_layernorm_fwd(out, enc->emb_mean, enc->emb_rstd, enc->emb, enc->emb_g->data,
                      enc->emb_b->data, N, D, enc->cfg.layer_norm_eps);
-    if (enc->ctx.train)
-        op_dropout_fwd(out, out, (size_t)N * D, enc->hidden_drop, enc->ctx.seed,
-                       drop_stream(enc, -1, DROP_EMB));
+    hidden_dropout(enc, out, out, -1, DROP_EMB, (size_t)N);
     *x = out;
     return ERR_OK;
 }
@@ -621,16 +631,6 @@ static int attn_fwd(struct encoder *enc, int l, struct layer_save *sv, float **c
     return ERR_OK;
 }
 
-/* Hidden dropout on the (rows, D) output of a sublayer, in place; rows stand for tokens
- * r * stride (the compact layer keeps the full layer's masks). */
-static void hidden_dropout(struct encoder *enc, float *h, int l, int tag, size_t rows)
-{
-    const size_t stride = l == enc->cls_layer ? (size_t)enc->ctx.T : 1;
-    op_dropout_rows_fwd(h, h, rows, (size_t)enc->D, stride,
-                        enc->ctx.train ? enc->hidden_drop : 0.0f, enc->ctx.seed,
-                        drop_stream(enc, l, tag));
-}
-
 /* One layer.  x: (N, D).  *y: (R, D), R = N, or B in the compact layer. */
 static int layer_fwd(struct encoder *enc, int l, const float *x, float **y, struct err *e)
 {
@@ -654,7 +654,7 @@ static int layer_fwd(struct encoder *enc, int l, const float *x, float **y, stru
     /* dropout in place on the O output: backward regenerates the mask and no
      * one reads the pre-dropout output (IA3 'o' keeps its own z). */
     float *h1 = sv->lin[SITE_O].y;
-    hidden_dropout(enc, h1, l, DROP_ATTN_OUT, R);
+    hidden_dropout(enc, h1, h1, l, DROP_ATTN_OUT, R);
     if (blk_fwd(enc, l, SITE_ATTN_BLOCK, h1, sv->xq, w->ln1_g, w->ln1_b, &sv->blk[0], e))
         return e->code;
     const float *a = sv->blk[0].out;
@@ -669,7 +669,7 @@ static int layer_fwd(struct encoder *enc, int l, const float *x, float **y, stru
     if (lin_fwd(enc, l, SITE_FFN_OUT, sv->g, w->w2, w->b2, F, D, &sv->lin[SITE_FFN_OUT], e))
         return e->code;
     float *h2 = sv->lin[SITE_FFN_OUT].y;
-    hidden_dropout(enc, h2, l, DROP_FFN_OUT, R);
+    hidden_dropout(enc, h2, h2, l, DROP_FFN_OUT, R);
     if (blk_fwd(enc, l, SITE_FFN_BLOCK, h2, a, w->ln2_g, w->ln2_b, &sv->blk[1], e))
         return e->code;
     *y = sv->blk[1].out;
@@ -707,7 +707,7 @@ static int forward(struct encoder *enc, const struct batch *b, bool cls, struct 
         return oom(e, "scratch");
     /* keep_all (tests inspecting every row of save[]) turns the compact layer off. */
     enc->cls_layer = cls && !enc->keep_all ? enc->L - 1 : -1;
-    enc->hidden_rows = enc->L > 0 && enc->cls_layer == enc->L - 1 ? c->B : c->N;
+    enc->hidden_rows = enc->cls_layer >= 0 ? c->B : c->N;
     float *x = NULL;
     if (embed_fwd(enc, b, &x, e))
         return e->code;
@@ -756,15 +756,12 @@ size_t encoder_first_row(const struct encoder *enc, int b)
 }
 
 /* Scratch copy of hidden dropout's backward on (rows, D) (never in place: the input may be
- * shared).  tag: the forward's dropout site in layer l, or layer -1 for the embeddings. */
+ * shared). */
 static float *drop_bwd(struct encoder *enc, const float *dy, int l, int tag, size_t rows)
 {
-    const size_t stride = l >= 0 && l == enc->cls_layer ? (size_t)enc->ctx.T : 1;
     float *dx = arena_floats(&enc->arena, rows * (size_t)enc->D);
     if (dx)
-        op_dropout_rows_fwd(dx, dy, rows, (size_t)enc->D, stride,
-                            enc->ctx.train ? enc->hidden_drop : 0.0f, enc->ctx.seed,
-                            drop_stream(enc, l, tag));
+        hidden_dropout(enc, dx, dy, l, tag, rows);
     return dx;
 }
 
@@ -855,14 +852,14 @@ static int layer_bwd(struct encoder *enc, int l, const float *dy, bool need_dx, 
     if (!g0)
         return ERR_OK;
     float *dxl = NULL;
-    if (need_dx) { /* the residual path: all of dx, or only the first tokens' rows */
-        if (!(dxl = R == (size_t)enc->ctx.N ? arena_floats(&enc->arena, ND)
-                                             : arena_zeros(&enc->arena, ND)))
+    if (need_dx) { /* the residual path: all of dx, or in the compact layer the first tokens' */
+        const bool compact = site_compact(enc, l, SITE_ATTN_BLOCK);
+        if (!(dxl = compact ? arena_zeros(&enc->arena, ND) : arena_floats(&enc->arena, ND)))
             return oom(e, "grad");
-        if (R == (size_t)enc->ctx.N)
-            memcpy(dxl, dres_x, ND * sizeof(float));
-        else
+        if (compact)
             acc_first_rows(enc, dxl, dres_x);
+        else
+            memcpy(dxl, dres_x, ND * sizeof(float));
     }
     if (attn_bwd(enc, l, sv, dc, dxl, e))
         return e->code;
