@@ -209,12 +209,19 @@ static double acct_vs_rss(const struct bench_cell *c)
     return (double)(c->acct_peak - c->acct_base) / (double)(c->rss_peak - c->rss_base);
 }
 
+/* The options of size s: the plan's, with that size's dimensions ("custom" keeps --dims). */
+static struct bench_opts size_opts(const struct bench_plan *p, int s)
+{
+    struct bench_opts d = p->opts;
+    if (strcmp(p->sizes[s], "custom") != 0)
+        bench_opts_size(&d, p->sizes[s]);
+    return d;
+}
+
 static void print_header(const struct bench_plan *p, int s, FILE *out)
 {
     const struct bench_opts *o = &p->opts;
-    struct bench_opts d = *o;
-    if (strcmp(p->sizes[s], "custom") != 0)
-        bench_opts_size(&d, p->sizes[s]);
+    const struct bench_opts d = size_opts(p, s);
     const char *core = getenv("OPENBLAS_CORETYPE"), *l2 = getenv("OPENBLAS_L2_SIZE");
     fprintf(out, "\n# size %s: L=%d D=%d H=%d F=%d V=%d, batch %dx%d, medians of %d steps after "
                  "%d warm-up; OPENBLAS_CORETYPE=%s OPENBLAS_L2_SIZE=%s\n",
@@ -364,10 +371,7 @@ static void goals_overhead(const struct bench_plan *p, const struct results *R, 
 /* The LoRA-vs-full and scaling goals are stated at d = 512; other sizes print "info". */
 static int at_d512(const struct bench_plan *p, int s, bool met)
 {
-    struct bench_opts d = p->opts;
-    if (strcmp(p->sizes[s], "custom") != 0)
-        bench_opts_size(&d, p->sizes[s]);
-    return d.D == 512 ? met : GOAL_INFO;
+    return size_opts(p, s).D == 512 ? met : GOAL_INFO;
 }
 
 static void goals_lora_full(const struct bench_plan *p, const struct results *R, FILE *out)
