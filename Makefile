@@ -19,9 +19,11 @@ GIT_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDLIBS  := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lyaml -lcjson -lpcre2-8 -lm -fopenmp
 TEST_LDLIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lpthread -lm)
 
-LIB_SRC  := $(wildcard model/*.c methods/*.c tasks/*.c) $(filter-out harness/main.c,$(wildcard harness/*.c))
+# Every .c under the rooms is library code except the CLI's main().
+ROOMS    := base model methods tasks harness
+LIB_SRC  := $(filter-out harness/cli/main.c,$(sort $(shell find $(ROOMS) -name '*.c')))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
-TEST_SRC := $(wildcard tests/*.c)
+TEST_SRC := $(sort $(shell find tests -name '*.c' -not -path 'tests/fuzz/*'))
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 BIN      := $(BUILD)/peftbench
 LIB      := $(BUILD)/libpeftbench.a
@@ -36,13 +38,13 @@ $(BUILD)/%.o: %.c
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 # The commit goes into every trial record (environment.git_commit).
-$(BUILD)/harness/results.o: EXTRA = -DPEFTBENCH_GIT='"$(GIT_COMMIT)"'
+$(BUILD)/harness/sweep/results.o: EXTRA = -DPEFTBENCH_GIT='"$(GIT_COMMIT)"'
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BIN): $(BUILD)/harness/main.o $(LIB)
+$(BIN): $(BUILD)/harness/cli/main.o $(LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 $(TESTBIN): $(TEST_OBJ) $(LIB) $(BIN)
@@ -82,12 +84,12 @@ clean:
 	rm -rf build build-asan
 
 format:
-	clang-format -i $(wildcard model/*.[ch] methods/*.[ch] tasks/*.[ch] harness/*.[ch] tests/*.[ch])
+	clang-format -i $(shell find $(ROOMS) tests -name '*.[ch]')
 
 format-check:
-	clang-format --dry-run --Werror $(wildcard model/*.[ch] methods/*.[ch] tasks/*.[ch] harness/*.[ch] tests/*.[ch])
+	clang-format --dry-run --Werror $(shell find $(ROOMS) tests -name '*.[ch]')
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/harness/main.d
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/harness/cli/main.d
 
 # ---- fuzzing ------------------------------------------------------------------------------------
 # `make fuzz FUZZ_SECONDS=N` builds one libFuzzer binary per tests/fuzz/fuzz_<target>.c against

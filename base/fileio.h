@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-#include "err.h"
+#include "base/err.h"
 
 struct fileio_atomic {
     char *path, *tmp; /* owned */

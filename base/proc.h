@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#include "model/err.h"
+#include "base/err.h"
 
 /* Run argv (argv[0] looked up in PATH) with environment envp (NULL: ours), stdin from
  * /dev/null, stderr to ours, and its stdout into buf (NUL-terminated, truncated to n-1 bytes).

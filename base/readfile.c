@@ -1,10 +1,10 @@
-#include "readfile.h"
+#include "base/readfile.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
-#include "err.h"
+#include "base/err.h"
 
 int readfile_bounded(FILE *f, size_t limit, char **buf, size_t *len)
 {

@@ -1,4 +1,4 @@
-#include "hparams.h"
+#include "base/schema.h"
 
 #include <errno.h>
 #include <math.h>
@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/strfmt.h"
+#include "base/strfmt.h"
 
 int hp_choice_index(const char *choices, const char *word)
 {

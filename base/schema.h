@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model/err.h"
+#include "base/err.h"
 
 #define HP_MAX 24          /* hyperparameters per method */
 #define HP_MAX_CHOICES 16  /* choices of an enum or set */

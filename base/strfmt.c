@@ -1,4 +1,4 @@
-#include "strfmt.h"
+#include "base/strfmt.h"
 
 #include <stdarg.h>
 #include <stdio.h>

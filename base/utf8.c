@@ -14,7 +14,7 @@
  * Checking the second byte against these ranges catches overlong forms,
  * surrogates and out-of-range values before any arithmetic.
  */
-#include "utf8.h"
+#include "base/utf8.h"
 
 static int utf8_is_cont(unsigned char b)
 {

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "err.h"
+#include "base/err.h"
 
 #define UTF8_MAX_CP    0x10FFFFu
 #define UTF8_MAX_BYTES 4 /* longest encoding of one code point */

@@ -16,8 +16,8 @@
  */
 #include <string.h>
 
-#include "bottleneck.h"
-#include "method.h"
+#include "methods/bottleneck.h"
+#include "methods/method.h"
 
 /* Entries shared by the three tables (defaults differ per method). */
 /* clang-format off */

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "method.h"
+#include "methods/method.h"
 
 /* ---- full --------------------------------------------------------------- */
 

@@ -2,7 +2,7 @@
  * bottleneck: the adapter module (dense or PHM projections), its hooks, and the method
  * instance shared by the adapter methods.  Contract in bottleneck.h.
  */
-#include "bottleneck.h"
+#include "methods/bottleneck.h"
 
 #include <math.h>
 #include <stdio.h>

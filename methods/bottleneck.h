@@ -13,7 +13,7 @@
  * materialised once per step in the forward, transposed to (OUT, IN) so the ordinary linear op
  * applies it; the backward turns dW into dA, dB (and ds, dt) with the explicit Kronecker ops below.
  *
- * Placements (model/hooks.h, block sites; s = scaling):
+ * Placements (model/arch/hooks.h, block sites; s = scaling):
  *   BN_SEQ       HOOK_ADD,     zsum += s A(h)   reads the sublayer output h   (Houlsby form)
  *   BN_PARALLEL  HOOK_ADD,     zsum += s A(res) reads the sublayer input res  (He et al.)
  *   BN_POST_LN   HOOK_POST_LN, r = s A(n), n = LN(zsum); out = LN(zsum + r)   (Pfeiffer form)
@@ -28,12 +28,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hparams.h"
-#include "model/err.h"
-#include "model/hooks.h"
-#include "model/model.h"
-#include "model/ops.h"
-#include "model/rng.h"
+#include "base/schema.h"
+#include "base/err.h"
+#include "model/arch/hooks.h"
+#include "model/arch/model.h"
+#include "model/engine/ops.h"
+#include "model/engine/rng.h"
 
 /* ---- PHM (Kronecker) ops --------------------------------------------------- */
 

@@ -23,8 +23,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bottleneck.h"
-#include "method.h"
+#include "methods/bottleneck.h"
+#include "methods/method.h"
 
 #define CP_DEFAULT_RF 32
 

@@ -39,9 +39,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "method.h"
-#include "model/ops.h"
-#include "peft_format.h"
+#include "methods/method.h"
+#include "model/engine/ops.h"
+#include "methods/peft_format.h"
 
 #define IA3_OWNER        "ia3"
 #define IA3_OWNER_MERGED "ia3 [merged]"

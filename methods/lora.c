@@ -48,10 +48,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "method.h"
-#include "model/ops.h"
-#include "model/rng.h"
-#include "peft_format.h"
+#include "methods/method.h"
+#include "model/engine/ops.h"
+#include "model/engine/rng.h"
+#include "methods/peft_format.h"
 
 #define LORA_OWNER        "lora"
 #define LORA_OWNER_MERGED "lora [merged]"

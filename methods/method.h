@@ -7,7 +7,7 @@
  * PGROUP_METHOD, names "<method>.<HF module name>.<tensor>", e.g.
  * "lora.encoder.layer.0.attention.self.query.lora_A"), makes base tensors
  * trainable where the method says so (full, bitfit, train_layernorm),
- * initialises its tensors from the trial seed, and installs hooks (model/hooks.h).
+ * initialises its tensors from the trial seed, and installs hooks (model/arch/hooks.h).
  * Several instances may be attached to one model (composition); they run in
  * creation order at a shared site and in reverse in the backward.
  *
@@ -21,9 +21,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hparams.h"
-#include "model/err.h"
-#include "model/model.h"
+#include "base/schema.h"
+#include "base/err.h"
+#include "model/arch/model.h"
 
 #define METHOD_ABI 1
 

@@ -10,7 +10,7 @@
  * IA3 (OUT, 1) for output scaling and (1, F) for the GELU-output scaling on
  * output.dense (PEFT keeps the vector broadcastable against the Linear's output or input).
  */
-#include "peft_format.h"
+#include "methods/peft_format.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -22,8 +22,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "model/safetensors.h"
-#include "registry.h"
+#include "model/io/safetensors.h"
+#include "methods/registry.h"
 
 #define PEFT_PATH_MAX 4096
 

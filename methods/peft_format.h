@@ -26,8 +26,8 @@
 
 #include <stdint.h>
 
-#include "method.h"
-#include "model/hooks.h"
+#include "methods/method.h"
+#include "model/arch/hooks.h"
 
 #define PEFT_CONFIG_NAME  "adapter_config.json"
 #define PEFT_WEIGHTS_NAME "adapter_model.safetensors"

@@ -1,4 +1,4 @@
-#include "persist.h"
+#include "methods/persist.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -8,9 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "model/safetensors.h"
-#include "registry.h"
-#include "model/fileio.h"
+#include "model/io/safetensors.h"
+#include "methods/registry.h"
+#include "base/fileio.h"
 
 #define PERSIST_MAX_JSON ((long)1 << 20)
 

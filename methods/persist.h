@@ -15,7 +15,7 @@
 #ifndef METHODS_PERSIST_H
 #define METHODS_PERSIST_H
 
-#include "method.h"
+#include "methods/method.h"
 
 #define PERSIST_MAX_METHODS 8
 

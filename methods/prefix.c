@@ -2,7 +2,7 @@
  * Prefix tuning (Li & Liang 2021), METHODS.md §2.
  *
  * Every layer's attention gets P extra key and value rows, shared by every
- * sequence of the batch and always attendable (model/hooks.h, prefix
+ * sequence of the batch and always attendable (model/arch/hooks.h, prefix
  * provider).  Queries, the output length and the real tokens' positions are
  * unchanged (peftbench pins "the prefix occupies no position", §11).
  *
@@ -49,9 +49,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "method.h"
-#include "model/ops.h"
-#include "model/rng.h"
+#include "methods/method.h"
+#include "model/engine/ops.h"
+#include "model/engine/rng.h"
 
 enum { PX_REPARAM_TAG = 0x7072, PX_FLAT_TAG = 0x7066 };
 #define PX_DROP_TAG 0x70726566786470ull /* "prefxdp": far from the encoder's stream tags */

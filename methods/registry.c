@@ -1,17 +1,17 @@
-#include "registry.h"
+#include "methods/registry.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "model/strfmt.h"
+#include "base/strfmt.h"
 
 #define METHOD(x) extern const struct method_ops x##_method;
-#include "list.def"
+#include "methods/list.def"
 #undef METHOD
 
 static const struct method_ops *const methods[] = {
 #define METHOD(x) &x##_method,
-#include "list.def"
+#include "methods/list.def"
 #undef METHOD
     NULL, /* keeps the array non-empty */
 };

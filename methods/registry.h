@@ -6,7 +6,7 @@
 
 #include <stdio.h>
 
-#include "method.h"
+#include "methods/method.h"
 
 /* Number of methods and the i-th one, in table order. */
 int registry_count(void);

@@ -2,12 +2,12 @@
  * batching: tokenized splits and padded, length-bucketed batches.  Contract in
  * batching.h.
  */
-#include "batching.h"
+#include "tasks/batching.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/rng.h"
+#include "model/engine/rng.h"
 
 void tok_split_free(struct tok_split *ts)
 {

@@ -1,6 +1,6 @@
 /*
  * batching: tokenize a split once, then serve padded batches (struct batch,
- * model/encoder.h) for training and evaluation.
+ * model/arch/encoder.h) for training and evaluation.
  *
  * Training order per epoch (deterministic in (seed, epoch)): shuffle all
  * examples; cut the shuffled list into chunks of `bucket` batches and sort each
@@ -22,10 +22,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model/encoder.h"
-#include "model/err.h"
-#include "model/tokenizer.h"
-#include "task.h"
+#include "model/arch/encoder.h"
+#include "base/err.h"
+#include "model/text/tokenizer.h"
+#include "tasks/task.h"
 
 #define BATCH_BUCKET_DEFAULT 50 /* batches per length-sorting chunk */
 

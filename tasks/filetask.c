@@ -20,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "loaders.h"
-#include "tsv.h"
+#include "tasks/loaders.h"
+#include "tasks/tsv.h"
 
 struct strvec {
     char **v;

@@ -30,8 +30,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "loaders.h"
-#include "tsv.h"
+#include "tasks/loaders.h"
+#include "tasks/tsv.h"
 
 struct glue_spec {
     const char *task;

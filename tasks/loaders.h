@@ -6,7 +6,7 @@
 #ifndef TASKS_LOADERS_H
 #define TASKS_LOADERS_H
 
-#include "task.h"
+#include "tasks/task.h"
 
 /* glue.c: the nine GLUE tasks from p->data_dir/<def->dir>/ */
 int glue_load(const struct task_def *def, const struct task_params *p, struct task_data *out,

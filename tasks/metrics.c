@@ -2,7 +2,7 @@
  * metrics: accuracy, F1, macro-F1, MCC, Pearson, Spearman.  Contract and edge
  * cases in metrics.h.  Everything accumulates in double.
  */
-#include "metrics.h"
+#include "tasks/metrics.h"
 
 #include <math.h>
 #include <stdint.h>

@@ -28,7 +28,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "model/err.h"
+#include "base/err.h"
 
 enum metric_id {
     METRIC_ACCURACY = 0,

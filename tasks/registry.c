@@ -6,12 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "loaders.h"
-#include "methods/hparams.h"
-#include "model/rng.h"
-#include "model/strfmt.h"
-#include "task.h"
-#include "wordnet.h"
+#include "tasks/loaders.h"
+#include "base/schema.h"
+#include "model/engine/rng.h"
+#include "base/strfmt.h"
+#include "tasks/task.h"
+#include "tasks/wordnet.h"
 
 static const char *const lab_cola[] = {"unacceptable", "acceptable"};
 static const char *const lab_sst2[] = {"negative", "positive"};

@@ -34,8 +34,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "loaders.h"
-#include "model/rng.h"
+#include "tasks/loaders.h"
+#include "model/engine/rng.h"
 
 #define SYN_MAX_LEN       256  /* words per sentence (max_len limit) */
 #define SYN_MAX_WORDS     2048 /* max_len plus the largest sentiment units (63 x (2 + 16)) */

@@ -27,8 +27,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "metrics.h"
-#include "model/err.h"
+#include "tasks/metrics.h"
+#include "base/err.h"
 
 #define TASK_NAME_MAX   64
 #define TASK_MAX_LABELS 1024 /* label set size of a file task (ERR_LIMIT beyond) */

@@ -5,7 +5,7 @@
  * buffer (so a line without a newline can never make us allocate more than the
  * limit), and the per-format record parsers assemble records from lines.
  */
-#include "tsv.h"
+#include "tasks/tsv.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/utf8.h"
+#include "base/utf8.h"
 
 #define TSV_IO_CHUNK ((size_t)1 << 16)
 

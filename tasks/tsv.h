@@ -39,7 +39,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "model/err.h"
+#include "base/err.h"
 
 #define TSV_MAX_LINE   ((size_t)1 << 20) /* bytes per line and per record: 1 MiB */
 #define TSV_MAX_FIELDS 256               /* fields per record */

@@ -2,7 +2,7 @@
  * wordnet: WordNet data-file parser, database loader, the wn-* tasks and the
  * gloss corpus.  Contract and the guarantees of the splits in wordnet.h.
  */
-#include "wordnet.h"
+#include "tasks/wordnet.h"
 
 #include <errno.h>
 #include <math.h>
@@ -12,10 +12,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "model/readfile.h"
-#include "loaders.h"
-#include "model/rng.h"
-#include "task.h"
+#include "base/readfile.h"
+#include "tasks/loaders.h"
+#include "model/engine/rng.h"
+#include "tasks/task.h"
 
 /* lexnames(5), in lex_filenum order */
 const char *const wn_lexnames[WN_NLEXFILES] = {

@@ -49,7 +49,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model/err.h"
+#include "base/err.h"
 
 #define WN_DEFAULT_DIR   "/usr/share/wordnet"
 #define WN_NLEXFILES     45

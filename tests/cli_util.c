@@ -1,5 +1,5 @@
 #define _XOPEN_SOURCE 700
-#include "cli_util.h"
+#include "tests/cli_util.h"
 
 #include <check.h>
 #include <ftw.h>

@@ -1,11 +1,11 @@
 /* gradcheck: finite-difference gradient checker (contract in gradcheck.h). */
-#include "gradcheck.h"
+#include "tests/gradcheck.h"
 
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "model/rng.h"
+#include "model/engine/rng.h"
 
 /* Symmetric relative difference, floored so that two near-zero values agree. */
 static double rel_diff(double a, double b)

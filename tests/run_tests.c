@@ -3,13 +3,13 @@
 #include <check.h>
 #include <stdlib.h>
 
-#include "suites.h"
+#include "tests/suites.h"
 
 int main(void)
 {
     SRunner *sr = srunner_create(NULL);
 #define SUITE(name) srunner_add_suite(sr, name##_suite());
-#include "suites.def"
+#include "tests/suites.def"
 #undef SUITE
     srunner_run_all(sr, CK_ENV);
     int failed = srunner_ntests_failed(sr);

@@ -2,6 +2,6 @@
 #define TESTS_SUITES_H
 #include <check.h>
 #define SUITE(name) Suite *name##_suite(void);
-#include "suites.def"
+#include "tests/suites.def"
 #undef SUITE
 #endif

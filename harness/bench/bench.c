@@ -1,4 +1,4 @@
-#include "bench.h"
+#include "harness/bench/bench.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "methods/registry.h"
-#include "model/model.h"
-#include "model/rng.h"
-#include "timer.h"
+#include "model/arch/model.h"
+#include "model/engine/rng.h"
+#include "base/timer.h"
 
 void bench_opts_default(struct bench_opts *o)
 {

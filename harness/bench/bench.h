@@ -19,8 +19,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "model/err.h"
-#include "model/mem.h"
+#include "base/err.h"
+#include "model/engine/mem.h"
 
 struct bench_opts {
     int L, D, H, F, V;   /* encoder size */

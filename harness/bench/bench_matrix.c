@@ -1,4 +1,4 @@
-#include "bench_matrix.h"
+#include "harness/bench/bench_matrix.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "proc.h"
+#include "base/proc.h"
 
 void bench_plan_default(struct bench_plan *p)
 {
@@ -21,7 +21,7 @@ void bench_plan_default(struct bench_plan *p)
     p->nmethods = 9;
     p->threads[0] = 2, p->threads[1] = 1, p->nthreads = 2;
     bench_opts_default(&p->opts);
-    p->torch_script = "bench/bert_peft_ref.py";
+    p->torch_script = "harness/bench/bert_peft_ref.py";
     p->python = "/usr/bin/python3";
     p->self = "/proc/self/exe";
 }

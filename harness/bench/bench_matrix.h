@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "bench.h"
+#include "harness/bench/bench.h"
 
 #define BENCH_MAX_SIZES 3
 #define BENCH_MAX_METHODS 32

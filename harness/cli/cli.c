@@ -1,4 +1,4 @@
-#include "cli.h"
+#include "harness/cli/cli.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -7,22 +7,22 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "bench.h"
-#include "bench_matrix.h"
-#include "compare.h"
+#include "harness/bench/bench.h"
+#include "harness/bench/bench_matrix.h"
+#include "harness/report/compare.h"
 #include "methods/registry.h"
-#include "model/model.h"
-#include "model/tokenizer.h"
-#include "plots.h"
-#include "demo.h"
-#include "predict.h"
-#include "pretrain.h"
-#include "report.h"
-#include "run.h"
-#include "slurm.h"
-#include "sweep.h"
+#include "model/arch/model.h"
+#include "model/text/tokenizer.h"
+#include "harness/report/plots.h"
+#include "harness/cli/demo.h"
+#include "harness/sweep/predict.h"
+#include "harness/pretrain/pretrain.h"
+#include "harness/report/report.h"
+#include "harness/sweep/run.h"
+#include "harness/cluster/slurm.h"
+#include "harness/sweep/sweep.h"
 #include "tasks/task.h"
-#include "model/err.h"
+#include "base/err.h"
 
 struct subcommand {
     const char *name;
@@ -53,7 +53,7 @@ static const char bench_usage[] =
     "                       [--torch [--torch-script PATH] [--python PATH]] [--all-rows]\n"
     "  default: sizes tiny and small; methods full head bare-bwd lora ia3 houlsby pfeiffer\n"
     "  prefix compacter at their defaults; 2 and 1 threads; batch 32 x 128.  --torch also runs the\n"
-    "  PyTorch reference (bench/bert_peft_ref.py with Debian's python3-torch).  --all-rows runs\n"
+    "  PyTorch reference (harness/bench/bert_peft_ref.py with Debian's python3-torch).  --all-rows runs\n"
     "  the last layer for every token, as if the head read more than [CLS] (for comparison).\n";
 
 /* "L,D,H,F,V" -> the dims of a custom size. */
@@ -317,7 +317,7 @@ static int cmd_collect(int argc, char **argv, FILE *out, FILE *errf)
     return run_collect(argv[1], out, errf);
 }
 
-/* `slurm SWEEP.yaml [options] [key.path=value ...]`: harness/slurm.h. */
+/* `slurm SWEEP.yaml [options] [key.path=value ...]`: harness/cluster/slurm.h. */
 static int cmd_slurm(int argc, char **argv, FILE *out, FILE *errf)
 {
     static const char usage[] =
@@ -480,7 +480,7 @@ static int cmd_pretrain(int argc, char **argv, FILE *out, FILE *errf)
     return pretrain_main(argc, argv, out, errf);
 }
 
-/* `plot RESULTS_DIR|SWEEP.yaml [--results DIR] [--no-render]`: harness/plots.h.  A sweep
+/* `plot RESULTS_DIR|SWEEP.yaml [--results DIR] [--no-render]`: harness/report/plots.h.  A sweep
  * file names its results (results/<sweep>) and its plots: specs; a directory uses the
  * resolved DIR/sweep.yaml that `run` wrote. */
 static int cmd_plot(int argc, char **argv, FILE *out, FILE *errf)
@@ -535,7 +535,7 @@ static int cmd_plot(int argc, char **argv, FILE *out, FILE *errf)
     return 0;
 }
 
-/* `report RESULTS_DIR`: harness/report.h. */
+/* `report RESULTS_DIR`: harness/report/report.h. */
 static int cmd_report(int argc, char **argv, FILE *out, FILE *errf)
 {
     if (argc != 2 || argv[1][0] == '-') {
@@ -552,7 +552,7 @@ static int cmd_report(int argc, char **argv, FILE *out, FILE *errf)
     return 0;
 }
 
-/* `compare BASELINE.csv CURRENT.csv [tolerances]`: harness/compare.h.  Exit status 0 no
+/* `compare BASELINE.csv CURRENT.csv [tolerances]`: harness/report/compare.h.  Exit status 0 no
  * regression, 1 regression, 2 unusable input or usage. */
 static int cmd_compare(int argc, char **argv, FILE *out, FILE *errf)
 {

@@ -1,13 +1,13 @@
-#include "demo.h"
+#include "harness/cli/demo.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "aggregate.h"
-#include "run.h"
-#include "sweep.h"
+#include "harness/report/aggregate.h"
+#include "harness/sweep/run.h"
+#include "harness/sweep/sweep.h"
 
 #define DEMO_CONFIG "configs/quickstart.yaml"
 

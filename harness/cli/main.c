@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/cli.h"
+#include "harness/cli/cli.h"
 
 int main(int argc, char **argv)
 {

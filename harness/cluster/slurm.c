@@ -1,4 +1,4 @@
-#include "slurm.h"
+#include "harness/cluster/slurm.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,10 +9,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "proc.h"
-#include "results.h"
-#include "run.h"
-#include "strbuf.h"
+#include "base/proc.h"
+#include "harness/sweep/results.h"
+#include "harness/sweep/run.h"
+#include "base/strbuf.h"
 
 #define SLURM_PATH_MAX 4096
 

@@ -30,8 +30,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "model/err.h"
-#include "sweep.h"
+#include "base/err.h"
+#include "harness/sweep/sweep.h"
 
 #define SLURM_SIGNAL_SECONDS 120  /* warning SIGTERM before the time limit: > one train step */
 #define SLURM_ARRAY_WARN     1000 /* above this many tasks, mention MaxArraySize */

@@ -2,7 +2,7 @@
  * pretrain: MLM pretraining of the built-in BERT and the model cache (contract in
  * pretrain.h).
  */
-#include "pretrain.h"
+#include "harness/pretrain/pretrain.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -20,22 +20,22 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "harness/yaml.h"
-#include "methods/hparams.h"
-#include "model/mlm.h"
-#include "model/model.h"
-#include "model/rng.h"
-#include "model/safetensors.h"
-#include "model/tokenizer.h"
-#include "model/utf8.h"
-#include "model/vocab_build.h"
-#include "results.h"
-#include "sweep.h"
+#include "harness/sweep/yaml.h"
+#include "base/schema.h"
+#include "model/arch/mlm.h"
+#include "model/arch/model.h"
+#include "model/engine/rng.h"
+#include "model/io/safetensors.h"
+#include "model/text/tokenizer.h"
+#include "base/utf8.h"
+#include "model/text/vocab_build.h"
+#include "harness/sweep/results.h"
+#include "harness/sweep/sweep.h"
 #include "tasks/batching.h"
 #include "tasks/wordnet.h"
-#include "timer.h"
-#include "train.h"
-#include "model/strfmt.h"
+#include "base/timer.h"
+#include "harness/sweep/train.h"
+#include "base/strfmt.h"
 
 #define PRETRAIN_FORMAT           "peftbench-pretrain v1" /* bump when a build's result changes */
 #define PRETRAIN_MAX_CORPUS_BYTES ((long long)4 << 30)

@@ -6,8 +6,8 @@
  *      synsets of the tasks' train split) or a plain-text file, one document per line;
  *      a fixed hash of each line's text puts heldout_fraction of them aside for the
  *      held-out MLM evaluation;
- *   2. vocabulary: a WordPiece vocabulary trained on the training lines (model/vocab_build.h);
- *   3. model: a randomly initialised BERT (config.model) with the MLM head of model/mlm.h
+ *   2. vocabulary: a WordPiece vocabulary trained on the training lines (model/text/vocab_build.h);
+ *   3. model: a randomly initialised BERT (config.model) with the MLM head of model/arch/mlm.h
  *      (decoder tied to the word embeddings);
  *   4. training: config.train.steps AdamW steps on shuffled, length-bucketed batches of
  *      single lines ([CLS] line [SEP], truncated to max_seq_len), 15% masking with the
@@ -20,7 +20,7 @@
  *      complete: DIR is never half-written, and an interrupted run leaves the previous
  *      DIR (if any) untouched.
  *
- * Config (YAML, harness/yaml.h loader, `include:` allowed; every key optional):
+ * Config (YAML, harness/sweep/yaml.h loader, `include:` allowed; every key optional):
  *   name: tiny-bert                  # default: the file name without .yaml
  *   seed: 1
  *   corpus: {source: wordnet | wordnet-train | file, path: FILE (source file; relative to
@@ -36,7 +36,7 @@
  *            dropout: -1 (>= 0: dropout during pretraining; config.json keeps model.*)}
  *   mlm:    {mask_prob: 0.15, mask_token: 0.8, random_token: 0.1, cls_bow_weight: 0}
  * cls_bow_weight > 0 adds a sentence-level loss, weighted so: [CLS] predicts the bag of
- * words of its line through the same head (model/mlm.h, mlm_head_bow_step).  Masked-LM
+ * words of its line through the same head (model/arch/mlm.h, mlm_head_bow_step).  Masked-LM
  * alone leaves the final [CLS] state untrained (BERT trained it with next-sentence
  * prediction), which is what a frozen-backbone probe (method `head`) reads.
  * Unknown keys and values of the wrong type or range are errors naming file:line:col.
@@ -57,7 +57,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "model/err.h"
+#include "base/err.h"
 
 #define PRETRAIN_NAME_MAX   128
 #define PRETRAIN_PATH_MAX   4096

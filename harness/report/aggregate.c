@@ -1,4 +1,4 @@
-#include "aggregate.h"
+#include "harness/report/aggregate.h"
 
 #include <errno.h>
 #include <math.h>
@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "results.h"
+#include "harness/sweep/results.h"
 #include "tasks/tsv.h"
 
 /* ---- table ------------------------------------------------------------------------ */

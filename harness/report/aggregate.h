@@ -28,8 +28,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "model/err.h"
-#include "strbuf.h"
+#include "base/err.h"
+#include "base/strbuf.h"
 
 /* ---- results.csv as a table of text cells ------------------------------------- */
 

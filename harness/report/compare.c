@@ -1,11 +1,11 @@
-#include "compare.h"
+#include "harness/report/compare.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "aggregate.h"
-#include "model/strfmt.h"
+#include "harness/report/aggregate.h"
+#include "base/strfmt.h"
 
 void compare_opts_default(struct compare_opts *o)
 {

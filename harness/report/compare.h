@@ -30,7 +30,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "model/err.h"
+#include "base/err.h"
 
 struct compare_opts {
     double metric_tol;  /* 0.01: absolute, on primary_value */

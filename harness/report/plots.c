@@ -1,4 +1,4 @@
-#include "plots.h"
+#include "harness/report/plots.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -12,10 +12,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "aggregate.h"
-#include "methods/hparams.h"
-#include "results.h"
-#include "model/strfmt.h"
+#include "harness/report/aggregate.h"
+#include "base/schema.h"
+#include "harness/sweep/results.h"
+#include "base/strfmt.h"
 
 extern char **environ;
 

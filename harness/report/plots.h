@@ -2,7 +2,7 @@
  * plots: a sweep's figures, aggregated in C and drawn by gnuplot.
  *
  * For a results directory DIR (results.csv, trials/), plots_make
- *   1. aggregates results.csv over seeds (harness/aggregate.h) and writes
+ *   1. aggregates results.csv over seeds (harness/report/aggregate.h) and writes
  *      DIR/summary.csv;
  *   2. builds the figure list: the default figures, then the sweep's `plots:`
  *      specs (a spec whose output names a default figure replaces it; the
@@ -65,8 +65,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "harness/yaml.h"
-#include "model/err.h"
+#include "harness/sweep/yaml.h"
+#include "base/err.h"
 
 #define PLOT_MAX_LIST   16 /* y columns, group_by/split_by columns, filter values */
 #define PLOT_MAX_FILTER 8

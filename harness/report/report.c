@@ -1,4 +1,4 @@
-#include "report.h"
+#include "harness/report/report.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -6,11 +6,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "aggregate.h"
-#include "plots.h"
-#include "results.h"
-#include "sweep.h"
-#include "yaml.h"
+#include "harness/report/aggregate.h"
+#include "harness/report/plots.h"
+#include "harness/sweep/results.h"
+#include "harness/sweep/sweep.h"
+#include "harness/sweep/yaml.h"
 
 #define REPORT_MAX_YAML_LINES 200
 

@@ -16,7 +16,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "model/err.h"
+#include "base/err.h"
 
 struct sweep;
 

@@ -1,4 +1,4 @@
-#include "predict.h"
+#include "harness/sweep/predict.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -6,13 +6,13 @@
 
 #include "methods/persist.h"
 #include "methods/registry.h"
-#include "model/model.h"
-#include "model/tokenizer.h"
-#include "results.h"
+#include "model/arch/model.h"
+#include "model/text/tokenizer.h"
+#include "harness/sweep/results.h"
 #include "tasks/batching.h"
 #include "tasks/task.h"
 #include "tasks/tsv.h"
-#include "train.h"
+#include "harness/sweep/train.h"
 
 struct popts {
     const char *model, *adapter, *task, *split, *input, *out, *data_dir;

@@ -1,4 +1,4 @@
-#include "results.h"
+#include "harness/sweep/results.h"
 
 #include <cblas.h>
 #include <dirent.h>
@@ -13,10 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "model/fileio.h"
-#include "cli.h"
+#include "base/fileio.h"
+#include "harness/cli/cli.h"
 #include "methods/registry.h"
-#include "strbuf.h"
+#include "base/strbuf.h"
 
 #ifndef PEFTBENCH_GIT
 #define PEFTBENCH_GIT "unknown"

@@ -15,13 +15,13 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "model/err.h"
+#include "base/err.h"
 
 /* Write text to path atomically (path.tmp.<pid>, fsync, rename, fsync dir). */
 int results_write_atomic(const char *path, const char *text, size_t len, struct err *e);
 
 /* Testing aid: sleep PEFTBENCH_FAULT_SLOW_WRITE_MS milliseconds when that is set (a window
- * for killing a writer mid-write; harness/run.c lists the testing aids). */
+ * for killing a writer mid-write; harness/sweep/run.c lists the testing aids). */
 void results_fault_pause(void);
 
 /* mkdir -p */

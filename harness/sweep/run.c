@@ -1,4 +1,4 @@
-#include "run.h"
+#include "harness/sweep/run.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -11,21 +11,21 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bench.h"
+#include "harness/bench/bench.h"
 #include "methods/persist.h"
 #include "methods/registry.h"
-#include "model/model.h"
-#include "model/tokenizer.h"
-#include "pretrain.h"
-#include "report.h"
-#include "results.h"
-#include "sweep.h"
+#include "model/arch/model.h"
+#include "model/text/tokenizer.h"
+#include "harness/pretrain/pretrain.h"
+#include "harness/report/report.h"
+#include "harness/sweep/results.h"
+#include "harness/sweep/sweep.h"
 #include "tasks/batching.h"
 #include "tasks/task.h"
 #include "tasks/tsv.h"
-#include "timer.h"
-#include "train.h"
-#include "model/strfmt.h"
+#include "base/timer.h"
+#include "harness/sweep/train.h"
+#include "base/strfmt.h"
 
 #define DATA_CACHE 8
 
@@ -437,7 +437,7 @@ static void set_dropout(struct model *m, double p)
     m->enc.hidden_drop = m->enc.attn_drop = m->head_drop = (float)p;
 }
 
-/* Testing aids, read from the environment (tests/test_e2e.c uses them):
+/* Testing aids, read from the environment (tests/harness/test_e2e.c uses them):
  *  - PEFTBENCH_FAULT_NAN_STEP=k poisons training step k (the divergence path);
  *  - PEFTBENCH_FAULT_SLOW_WRITE_MS=ms sleeps ms milliseconds between writing a temporary
  *    file and renaming it into place (results_write_atomic), and between a trial's record

@@ -4,7 +4,7 @@
  * For each trial of the sweep not yet done (resume), in plan order (or the
  * one selected by --trial, or the slice of --shard I/N): load the backbone,
  * create the methods, load and tokenize the task (cached across trials),
- * train (harness/train.c), measure, write trials/<id>.json atomically and
+ * train (harness/sweep/train.c), measure, write trials/<id>.json atomically and
  * rebuild results.csv.  SIGINT/SIGTERM finish the current step, record
  * nothing for the unfinished trial, and exit so that a rerun continues.
  */
@@ -40,7 +40,7 @@ int run_sweep(const struct run_opts *o, FILE *out, FILE *errf);
 int run_collect(const char *dir, FILE *out, FILE *errf);
 
 /* Resolve a sweep's model string to a directory.  builtin:NAME -> results/models/NAME,
- * built first (harness/pretrain.h) from configs/pretrain/NAME.yaml when missing or when
+ * built first (harness/pretrain/pretrain.h) from configs/pretrain/NAME.yaml when missing or when
  * the config changed since the build; the build's progress goes to errf. */
 int run_resolve_model(const char *model, char *dir, size_t n, FILE *errf);
 

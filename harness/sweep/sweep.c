@@ -1,14 +1,14 @@
 /*
  * sweep: schema validation and grid expansion of a sweep file (see sweep.h).
  *
- * Flow of sweep_load: load the YAML tree with includes (harness/yaml.c),
+ * Flow of sweep_load: load the YAML tree with includes (harness/sweep/yaml.c),
  * apply the command-line overrides, validate the top-level keys, parse each
  * method block into fixed values and axes, count the trials with overflow
  * checks, then expand in plan order, giving every trial its canonical text
  * and id, and refuse duplicate trials.  The tree lives until the end of the
  * load: parsed blocks borrow its nodes.
  */
-#include "harness/sweep.h"
+#include "harness/sweep/sweep.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -19,11 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/yaml.h"
+#include "harness/sweep/yaml.h"
 #include "methods/registry.h"
 #include "tasks/task.h"
-#include "model/strfmt.h"
-#include "strbuf.h"
+#include "base/strfmt.h"
+#include "base/strbuf.h"
 
 /* ---- messages ------------------------------------------------------------ */
 

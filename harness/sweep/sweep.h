@@ -22,11 +22,11 @@
  * allow_large.  Each trial has a stable id: a hash of its canonical resolved
  * configuration, independent of file layout and order.
  *
- * Schema details (harness/sweep.c):
+ * Schema details (harness/sweep/sweep.c):
  *   - Required: model, tasks, methods.  `sweep` defaults to the file name
  *     without its extension; seeds default to [SWEEP_DEFAULT_SEED];
  *     max_trials to SWEEP_DEFAULT_MAX_TRIALS.  `include` and the YAML limits
- *     are handled by harness/yaml.h (included files first, the including
+ *     are handled by harness/sweep/yaml.h (included files first, the including
  *     file on top; later keys win).
  *   - Values are typed by the schema, never by YAML: train settings parse
  *     their text strictly (integers are decimal, booleans exactly true/false);
@@ -66,7 +66,7 @@
 #include <stdint.h>
 
 #include "methods/method.h"
-#include "model/err.h"
+#include "base/err.h"
 
 #define SWEEP_MAX_COMPOSE 4   /* methods composed in one trial */
 #define SWEEP_NAME_MAX 128

@@ -1,4 +1,4 @@
-#include "train.h"
+#include "harness/sweep/train.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "methods/registry.h"
-#include "timer.h"
+#include "base/timer.h"
 
 const char *trial_status_name(enum trial_status s)
 {

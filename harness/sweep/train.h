@@ -19,9 +19,9 @@
 #include <stddef.h>
 
 #include "methods/method.h"
-#include "model/mem.h"
-#include "model/model.h"
-#include "sweep.h"
+#include "model/engine/mem.h"
+#include "model/arch/model.h"
+#include "harness/sweep/sweep.h"
 #include "tasks/batching.h"
 #include "tasks/task.h"
 

@@ -4,7 +4,7 @@
  * partial tree is always reachable from the root and one ynode_free cleans
  * up after any error.
  */
-#include "harness/yaml.h"
+#include "harness/sweep/yaml.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -16,7 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <yaml.h>
-#include "model/strfmt.h"
+#include "base/strfmt.h"
 
 #define OVERRIDE_MAX_SEGMENTS 16
 

@@ -4,7 +4,7 @@
  *
  * The tree has three kinds of node: scalar, sequence, mapping.  Scalars keep
  * their text and whether they were quoted; nothing is typed here, so the
- * schema (harness/sweep.c) decides what a value means.  `no` stays the text
+ * schema (harness/sweep/sweep.c) decides what a value means.  `no` stays the text
  * "no": it is a bool only where the schema wants a bool, and then only
  * true/false are accepted.
  *
@@ -32,7 +32,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "model/err.h"
+#include "base/err.h"
 
 #define YAML_MAX_FILE_BYTES    (1u << 20)
 #define YAML_MAX_DEPTH         32

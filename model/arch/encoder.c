@@ -1,4 +1,4 @@
-#include "encoder.h"
+#include "model/arch/encoder.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ops.h"
-#include "rng.h"
+#include "model/engine/ops.h"
+#include "model/engine/rng.h"
 
 /* Dropout stream tags: one per dropout site, mixed with the layer index. */
 enum { DROP_EMB = 1, DROP_ATTN_PROBS, DROP_ATTN_OUT, DROP_FFN_OUT };

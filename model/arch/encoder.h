@@ -1,6 +1,6 @@
 /*
  * encoder: the BERT/RoBERTa post-LN transformer encoder, forward and backward,
- * calling the hook sites of model/hooks.h.
+ * calling the hook sites of model/arch/hooks.h.
  *
  *   emb  = LN(Ww[ids] + Wp[pos] + Wt[types]);  x_0 = dropout(emb)
  *   x_{l+1} = layer_l(x_l)  for l = 0..L-1        (see hooks.h for one layer)
@@ -17,11 +17,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "arena.h"
-#include "err.h"
-#include "hfconfig.h"
-#include "hooks.h"
-#include "params.h"
+#include "model/engine/arena.h"
+#include "base/err.h"
+#include "model/io/hfconfig.h"
+#include "model/arch/hooks.h"
+#include "model/engine/params.h"
 
 /* Views of one layer's tensors in the parameter store (borrowed). */
 struct bert_layer {

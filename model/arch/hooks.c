@@ -1,4 +1,4 @@
-#include "hooks.h"
+#include "model/arch/hooks.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -47,8 +47,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "arena.h"
-#include "err.h"
+#include "model/engine/arena.h"
+#include "base/err.h"
 
 enum hook_site {
     SITE_Q = 0,

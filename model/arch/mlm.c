@@ -1,12 +1,12 @@
 /*
  * mlm: masked-language-model head and masking (contract in mlm.h).
  */
-#include "mlm.h"
+#include "model/arch/mlm.h"
 
 #include <math.h>
 #include <string.h>
 
-#include "rng.h"
+#include "model/engine/rng.h"
 
 /* ---- ops -------------------------------------------------------------------- */
 

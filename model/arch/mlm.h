@@ -25,11 +25,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "encoder.h"
-#include "err.h"
-#include "mem.h"
-#include "ops.h"
-#include "params.h"
+#include "model/arch/encoder.h"
+#include "base/err.h"
+#include "model/engine/mem.h"
+#include "model/engine/ops.h"
+#include "model/engine/params.h"
 
 /* ---- ops ------------------------------------------------------------------ */
 

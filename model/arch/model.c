@@ -1,4 +1,4 @@
-#include "model.h"
+#include "model/arch/model.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,10 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ops.h"
-#include "rng.h"
-#include "safetensors.h"
-#include "fileio.h"
+#include "model/engine/ops.h"
+#include "model/engine/rng.h"
+#include "model/io/safetensors.h"
+#include "base/fileio.h"
 
 /* ---- creation ----------------------------------------------------------- */
 

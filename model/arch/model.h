@@ -15,11 +15,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "encoder.h"
-#include "err.h"
-#include "hfconfig.h"
-#include "mem.h"
-#include "params.h"
+#include "model/arch/encoder.h"
+#include "base/err.h"
+#include "model/io/hfconfig.h"
+#include "model/engine/mem.h"
+#include "model/engine/params.h"
 
 enum head_type { HEAD_BERT = 0, HEAD_ROBERTA };
 

@@ -1,4 +1,4 @@
-#include "arena.h"
+#include "model/engine/arena.h"
 
 #include <stdint.h>
 #include <string.h>

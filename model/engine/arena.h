@@ -19,7 +19,7 @@
 
 #include <stddef.h>
 
-#include "mem.h"
+#include "model/engine/mem.h"
 
 struct arena {
     struct mem_acct *acct; /* borrowed */

@@ -1,4 +1,4 @@
-#include "mem.h"
+#include "model/engine/mem.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -15,14 +15,14 @@
  * Hence the same inputs give bit-identical outputs for any thread count,
  * up to OpenBLAS' own multi-threaded sgemm (which splits M/N, not K).
  */
-#include "ops.h"
+#include "model/engine/ops.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <string.h>
 
-#include "rng.h"
+#include "model/engine/rng.h"
 
 /* Minimum scalar operations before a loop forks the OpenMP team. */
 #define OPS_PAR_MIN 32768

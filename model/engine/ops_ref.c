@@ -5,13 +5,13 @@
  * every sum in double.  Nothing here is meant to be fast; it is meant to be
  * obviously right, so the optimised ops.c can be tested against it.
  */
-#include "ops_ref.h"
+#include "model/engine/ops_ref.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "rng.h"
+#include "model/engine/rng.h"
 
 /* ---- linear ------------------------------------------------------------ */
 

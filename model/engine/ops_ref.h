@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ops.h"
+#include "model/engine/ops.h"
 
 void op_linear_fwd_ref(float *y, const float *x, const float *W, const float *b, int N, int IN,
                        int OUT);

@@ -1,4 +1,4 @@
-#include "params.h"
+#include "model/engine/params.h"
 
 #include <math.h>
 #include <stdint.h>

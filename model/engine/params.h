@@ -17,8 +17,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "err.h"
-#include "mem.h"
+#include "base/err.h"
+#include "model/engine/mem.h"
 
 #define PARAM_NAME_MAX 160
 #define PARAM_MAX_DIMS 4

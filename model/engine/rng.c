@@ -1,4 +1,4 @@
-#include "rng.h"
+#include "model/engine/rng.h"
 
 #include <math.h>
 

@@ -1,7 +1,7 @@
 /*
  * hfconfig: config.json reader, validator and writer; the contract is in hfconfig.h.
  */
-#include "hfconfig.h"
+#include "model/io/hfconfig.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -14,7 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "fileio.h"
+#include "base/fileio.h"
 
 static const char *const hf_acts[] = {"gelu", "gelu_new", "relu", "swish", "silu", "tanh"};
 static const char *const hf_problems[] = {"", "regression", "single_label_classification",
@@ -657,7 +657,7 @@ static void hf_serialise(FILE *f, const struct bert_config *c)
     fputs("\n}\n", f);
 }
 
-/* Replace path with buf (model/fileio.c: temporary, fsync, rename). */
+/* Replace path with buf (base/fileio.c: temporary, fsync, rename). */
 static int hf_write_atomic(const char *path, const char *buf, size_t len, struct err *e)
 {
     return fileio_write_atomic(path, buf, len, e);

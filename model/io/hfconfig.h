@@ -18,7 +18,7 @@
 
 #include <stddef.h>
 
-#include "err.h"
+#include "base/err.h"
 
 #define HFCONFIG_MAX_BYTES  ((size_t)16 << 20) /* config.json size limit */
 #define HFCONFIG_MAX_DIM    (1 << 20)          /* bound on V, D, F, positions, token types */

@@ -6,7 +6,7 @@
  * size in the file before that size has been checked against the real file size, and no tensor
  * data is read before the whole header has been validated.
  */
-#include "safetensors.h"
+#include "model/io/safetensors.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -18,8 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "mem.h"
-#include "fileio.h"
+#include "model/engine/mem.h"
+#include "base/fileio.h"
 
 /* Tensor bytes are read into and written from float arrays without byte swapping. */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -663,7 +663,7 @@ void st_free(struct st_file *f)
 }
 
 /* ---------------------------------------------------------------------------------------------
- * Writing (through model/fileio.c: temporary, fsync, rename)
+ * Writing (through base/fileio.c: temporary, fsync, rename)
  */
 
 static int st_cmp_cstr(const void *a, const void *b)

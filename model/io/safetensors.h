@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "err.h"
+#include "base/err.h"
 
 #define ST_MAX_DIMS    8
 #define ST_MAX_HEADER  ((uint64_t)100 << 20) /* bytes of JSON header */

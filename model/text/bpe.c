@@ -59,10 +59,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "bpe.h"
-#include "readfile.h"
-#include "utf8.h"
-#include "encoding.h"
+#include "model/text/bpe.h"
+#include "base/readfile.h"
+#include "base/utf8.h"
+#include "model/text/encoding.h"
 
 /* The body of a character class matching Python regex's \s (White_Space). */
 #define BPE_WS "\\p{Z}\\t\\n\\x{0b}\\f\\r\\x{85}"
@@ -939,7 +939,7 @@ out:
 /* -------------------------------------------------------------------- encoding */
 
 /* Special tokens <s> a </s> (</s> b </s>), all segment 0 (RobertaTokenizer); truncation and
- * layout: model/encoding.c. */
+ * layout: model/text/encoding.c. */
 int bpe_encode(const struct bpe *b, const char *text_a, const char *text_b, int max_len,
                struct encoding *out, struct err *e)
 {

@@ -4,7 +4,7 @@
  *
  * Callers use the tokenizer.h interface (tokenizer_load_bpe, tokenizer_load_dir);
  * struct tokenizer holds a struct bpe and forwards to the functions below, which
- * only model/wordpiece.c calls.  The state is read-only after bpe_load, so several
+ * only model/text/wordpiece.c calls.  The state is read-only after bpe_load, so several
  * threads may tokenize with one tokenizer.  Library code: never prints.
  */
 #ifndef MODEL_BPE_H
@@ -12,8 +12,8 @@
 
 #include <stdbool.h>
 
-#include "err.h"
-#include "tokenizer.h"
+#include "base/err.h"
+#include "model/text/tokenizer.h"
 
 #define BPE_MAX_FILE_BYTES ((size_t)256 << 20) /* vocab.json / merges.txt larger: ERR_LIMIT */
 

@@ -1,4 +1,4 @@
-#include "encoding.h"
+#include "model/text/encoding.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -8,8 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "err.h"
-#include "tokenizer.h"
+#include "base/err.h"
+#include "model/text/tokenizer.h"
 
 /* The special-token layout of a family. */
 struct encoding_layout {

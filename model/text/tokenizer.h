@@ -1,8 +1,8 @@
 /*
  * tokenizer: text -> token ids for an encoder, behind one interface.
  *
- * Implementations: BERT WordPiece from vocab.txt (model/wordpiece.c); RoBERTa
- * byte-level BPE from vocab.json + merges.txt (model/bpe.c).
+ * Implementations: BERT WordPiece from vocab.txt (model/text/wordpiece.c); RoBERTa
+ * byte-level BPE from vocab.json + merges.txt (model/text/bpe.c).
  * Library code: never prints; errors go to struct err.
  */
 #ifndef MODEL_TOKENIZER_H
@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "err.h"
+#include "base/err.h"
 
 #define TOK_MAX_VOCAB 1000000  /* vocab.txt / vocab.json / merges.txt larger: ERR_LIMIT */
 #define TOK_MAX_TOKEN_BYTES 1024 /* a vocab line longer than this is refused */
@@ -56,7 +56,7 @@ int tokenizer_from_tokens(struct tokenizer **out, const char *const *tokens, int
  * needs <s> </s> <pad> <unk>, <mask> recorded if present) and merges_txt (optional
  * "#version" first line, then "a b" per line, rank = order).  opts may be NULL (no
  * prefix space); only opts->add_prefix_space is used.  A symbol missing from vocab.json
- * maps to <unk>.  Errors name the file and key or line; details in model/bpe.h. */
+ * maps to <unk>.  Errors name the file and key or line; details in model/text/bpe.h. */
 int tokenizer_load_bpe(struct tokenizer **out, const char *vocab_json, const char *merges_txt,
                        const struct tokenizer_opts *opts, struct err *e);
 

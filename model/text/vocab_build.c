@@ -9,7 +9,7 @@
  *           in ("where": may hold stale entries and repeats; merging re-checks the word)
  *   heap    lazy max-heap of (count, a, b) entries, see vocab_build.h
  */
-#include "vocab_build.h"
+#include "model/text/vocab_build.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "utf8.h"
+#include "base/utf8.h"
 
 static const char *const vb_special[VOCAB_NSPECIAL] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]",
                                                        "[MASK]"};

@@ -31,8 +31,8 @@
 
 #include <stddef.h>
 
-#include "err.h"
-#include "tokenizer.h"
+#include "base/err.h"
+#include "model/text/tokenizer.h"
 
 #define VOCAB_NSPECIAL     5       /* [PAD] [UNK] [CLS] [SEP] [MASK], ids 0..4 */
 #define VOCAB_MAX_SIZE     1000000 /* = TOK_MAX_VOCAB */

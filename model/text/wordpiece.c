@@ -55,10 +55,10 @@
 #include <string.h>
 #include <uchar.h>
 
-#include "bpe.h"
-#include "tokenizer.h"
-#include "utf8.h"
-#include "encoding.h"
+#include "model/text/bpe.h"
+#include "model/text/tokenizer.h"
+#include "base/utf8.h"
+#include "model/text/encoding.h"
 
 /* ------------------------------------------------------------------ Unicode tables */
 
@@ -374,7 +374,7 @@ struct tokenizer {
     int nspecial;
     unsigned char *bmp_class; /* owned (0x10000): enum wp_class of each BMP code point */
     pcre2_code *re[WP_NRE];   /* owned: compiled wp_re_src, for code points > U+FFFF */
-    struct bpe *bpe;          /* owned: byte-level BPE (model/bpe.c), or NULL for WordPiece.
+    struct bpe *bpe;          /* owned: byte-level BPE (model/text/bpe.c), or NULL for WordPiece.
                                  When set, only opts, V and the special ids are filled and
                                  the functions below forward to it. */
 };
@@ -1175,7 +1175,7 @@ int tokenizer_basic_split(const struct tokenizer *t, const char *text, char ***w
 
 /* -------------------------------------------------------------------- encoding */
 
-/* Truncation and layout: model/encoding.c (HF "longest_first"). */
+/* Truncation and layout: model/text/encoding.c (HF "longest_first"). */
 int tokenizer_encode(const struct tokenizer *t, const char *text_a, const char *text_b, int max_len,
                      struct encoding *out, struct err *e)
 {

@@ -1,5 +1,5 @@
 /*
- * Fuzz target: the byte-level BPE tokenizer (model/bpe.c): vocab.json + merges.txt, then text.
+ * Fuzz target: the byte-level BPE tokenizer (model/text/bpe.c): vocab.json + merges.txt, then text.
  *
  * Input: byte 0 = options (bit 0: files from the input, bit 1: add_prefix_space), byte 1 =
  * max_len for tokenizer_encode, then
@@ -8,9 +8,9 @@
  * Oracles: failures leave a message and no tokenizer; every id names a token of the vocabulary;
  * encodings are <s> .. </s>, within max_len, type ids 0.
  */
-#include "fuzz_util.h"
+#include "tests/fuzz/fuzz_util.h"
 
-#include "model/tokenizer.h"
+#include "model/text/tokenizer.h"
 
 static const char fixed_vocab[] =
     "{\"<s>\": 0, \"<pad>\": 1, \"</s>\": 2, \"<unk>\": 3, \"<mask>\": 50, \"h\": 4, \"e\": 5, "

@@ -1,16 +1,16 @@
 /*
- * Fuzz target: `peftbench compare` (harness/compare.c) on two results.csv files, read through
- * agg_table_load (harness/aggregate.c) and tasks/tsv.c.
+ * Fuzz target: `peftbench compare` (harness/report/compare.c) on two results.csv files, read through
+ * agg_table_load (harness/report/aggregate.c) and tasks/tsv.c.
  *
  * Input: BASELINE.csv, the line "#--", CURRENT.csv (without the separator both files are the
  * input).  Oracles: a failure leaves a message naming a file; on success the summary counts
  * are consistent (each matched trial regressed, improved or neither; regressions as the
  * header defines them).
  */
-#include "fuzz_util.h"
+#include "tests/fuzz/fuzz_util.h"
 
-#include "harness/aggregate.h"
-#include "harness/compare.h"
+#include "harness/report/aggregate.h"
+#include "harness/report/compare.h"
 
 static FILE *devnull;
 

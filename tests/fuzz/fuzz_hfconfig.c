@@ -4,9 +4,9 @@
  * Oracles: a failure leaves a message and no id2label; an accepted config validates, writes
  * (hfconfig_write) and reads back to the same values.
  */
-#include "fuzz_util.h"
+#include "tests/fuzz/fuzz_util.h"
 
-#include "model/hfconfig.h"
+#include "model/io/hfconfig.h"
 
 static void check_same(const struct bert_config *a, const struct bert_config *b)
 {

@@ -7,11 +7,11 @@
  * per record, every row with the header's field count (a writer that forgets to quote a
  * comma, quote or newline coming from a record breaks this).
  */
-#include "fuzz_util.h"
+#include "tests/fuzz/fuzz_util.h"
 
 #include <sys/stat.h>
 
-#include "harness/results.h"
+#include "harness/sweep/results.h"
 #include "tasks/tsv.h"
 
 static const char *const names[] = {"0123456789abcdef", "fedcba9876543210", "00000000deadbeef"};

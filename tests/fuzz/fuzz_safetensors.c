@@ -8,9 +8,9 @@
  * read).  Oracles: a failure leaves a message and a zeroed struct; a success keeps its promises
  * (tensors sorted by name and found by st_find, numel = product of shape, data present).
  */
-#include "fuzz_util.h"
+#include "tests/fuzz/fuzz_util.h"
 
-#include "model/safetensors.h"
+#include "model/io/safetensors.h"
 
 static bool want_half(const char *name, void *ctx)
 {

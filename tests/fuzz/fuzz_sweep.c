@@ -1,5 +1,5 @@
 /*
- * Fuzz target: the YAML loader (harness/yaml.c) and the sweep schema/expander (harness/sweep.c),
+ * Fuzz target: the YAML loader (harness/sweep/yaml.c) and the sweep schema/expander (harness/sweep/sweep.c),
  * with the real method and task registries linked in.
  *
  * Input: parts separated by the line "#--": part 0 is sweep.yaml, part 1 (optional) is inc.yaml
@@ -11,10 +11,10 @@
  *    results must mean what the user wrote;
  *  - a loaded sweep respects its limits and gives every trial a distinct 16-hex-digit id.
  */
-#include "fuzz_util.h"
+#include "tests/fuzz/fuzz_util.h"
 
-#include "harness/sweep.h"
-#include "harness/yaml.h"
+#include "harness/sweep/sweep.h"
+#include "harness/sweep/yaml.h"
 
 #define MAX_OVERRIDES 4
 

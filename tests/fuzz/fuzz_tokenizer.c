@@ -12,9 +12,9 @@
  * Oracles: failures leave a message; every id is in [0, V); encodings hold [CLS] .. [SEP],
  * respect max_len and have type ids 0/1; tokenizer_basic_split returns NULL-terminated words.
  */
-#include "fuzz_util.h"
+#include "tests/fuzz/fuzz_util.h"
 
-#include "model/tokenizer.h"
+#include "model/text/tokenizer.h"
 
 static const char *const fixed_vocab[] = {
     "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "a",    "un",  "##able", "##a",

@@ -8,7 +8,7 @@
  * Oracles: a failure leaves a message naming the file; fields stay inside the record;
  * tsv_count agrees with tsv_next on the number of records when nothing fails.
  */
-#include "fuzz_util.h"
+#include "tests/fuzz/fuzz_util.h"
 
 #include <cjson/cJSON.h>
 

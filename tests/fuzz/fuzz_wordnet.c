@@ -7,7 +7,7 @@
  * tasks (offsets, pos and hypernym pointers checked across lines). Oracles: a failure names a
  * column; spans stay inside the line; counts within the limits.
  */
-#include "fuzz_util.h"
+#include "tests/fuzz/fuzz_util.h"
 
 #include "tasks/task.h"
 #include "tasks/wordnet.h"

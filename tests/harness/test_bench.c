@@ -12,9 +12,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "harness/bench.h"
-#include "suites.h"
-#include "cli_util.h"
+#include "harness/bench/bench.h"
+#include "tests/suites.h"
+#include "tests/cli_util.h"
 
 static char *slurp(const char *path)
 {

@@ -16,9 +16,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "harness/compare.h"
-#include "suites.h"
-#include "cli_util.h"
+#include "harness/report/compare.h"
+#include "tests/suites.h"
+#include "tests/cli_util.h"
 
 static char tmpdir[128];
 

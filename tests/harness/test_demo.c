@@ -14,8 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "suites.h"
-#include "cli_util.h"
+#include "tests/suites.h"
+#include "tests/cli_util.h"
 
 static char ddir[64];
 

@@ -23,11 +23,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "model/model.h"
-#include "suites.h"
+#include "model/arch/model.h"
+#include "tests/suites.h"
 #include "tasks/task.h"
 #include "tasks/tsv.h"
-#include "cli_util.h"
+#include "tests/cli_util.h"
 
 static char root[128]; /* per-suite temp dir with the model and sweep files */
 static char bin[1024];

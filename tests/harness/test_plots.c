@@ -20,13 +20,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "harness/aggregate.h"
-#include "harness/plots.h"
-#include "harness/report.h"
-#include "harness/results.h"
-#include "harness/yaml.h"
-#include "suites.h"
-#include "cli_util.h"
+#include "harness/report/aggregate.h"
+#include "harness/report/plots.h"
+#include "harness/report/report.h"
+#include "harness/sweep/results.h"
+#include "harness/sweep/yaml.h"
+#include "tests/suites.h"
+#include "tests/cli_util.h"
 
 static char tmpdir[128];
 

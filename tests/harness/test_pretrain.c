@@ -16,15 +16,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "gradcheck.h"
-#include "harness/pretrain.h"
-#include "harness/run.h"
-#include "model/mlm.h"
-#include "model/model.h"
-#include "model/rng.h"
-#include "model/tokenizer.h"
-#include "model/vocab_build.h"
-#include "suites.h"
+#include "tests/gradcheck.h"
+#include "harness/pretrain/pretrain.h"
+#include "harness/sweep/run.h"
+#include "model/arch/mlm.h"
+#include "model/arch/model.h"
+#include "model/engine/rng.h"
+#include "model/text/tokenizer.h"
+#include "model/text/vocab_build.h"
+#include "tests/suites.h"
 
 /* ---- temporary directory --------------------------------------------------------- */
 

@@ -19,18 +19,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "harness/results.h"
-#include "harness/sweep.h"
-#include "harness/yaml.h"
-#include "model/bpe.h"
-#include "model/hfconfig.h"
-#include "model/safetensors.h"
-#include "model/tokenizer.h"
-#include "suites.h"
+#include "harness/sweep/results.h"
+#include "harness/sweep/sweep.h"
+#include "harness/sweep/yaml.h"
+#include "model/text/bpe.h"
+#include "model/io/hfconfig.h"
+#include "model/io/safetensors.h"
+#include "model/text/tokenizer.h"
+#include "tests/suites.h"
 #include "tasks/task.h"
 #include "tasks/tsv.h"
 #include "tasks/wordnet.h"
-#include "cli_util.h"
+#include "tests/cli_util.h"
 
 /* ---- fixture: a fresh temporary directory per test -------------------------------------- */
 

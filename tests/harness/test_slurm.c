@@ -19,11 +19,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "harness/results.h"
-#include "harness/slurm.h"
-#include "harness/sweep.h"
-#include "suites.h"
-#include "cli_util.h"
+#include "harness/sweep/results.h"
+#include "harness/cluster/slurm.h"
+#include "harness/sweep/sweep.h"
+#include "tests/suites.h"
+#include "tests/cli_util.h"
 
 static char root[128]; /* per-test temp dir; its name holds a space and a quote */
 static char bin[4096];

@@ -13,11 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "harness/sweep.h"
-#include "harness/yaml.h"
+#include "harness/sweep/sweep.h"
+#include "harness/sweep/yaml.h"
 #include "methods/registry.h"
-#include "suites.h"
-#include "cli_util.h"
+#include "tests/suites.h"
+#include "tests/cli_util.h"
 
 static char tmpdir[128];
 

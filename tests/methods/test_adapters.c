@@ -12,13 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gradcheck.h"
+#include "tests/gradcheck.h"
 #include "methods/bottleneck.h"
 #include "methods/registry.h"
-#include "model/model.h"
-#include "model/ops.h"
-#include "model/rng.h"
-#include "suites.h"
+#include "model/arch/model.h"
+#include "model/engine/ops.h"
+#include "model/engine/rng.h"
+#include "tests/suites.h"
 
 /* ---- fixture: a tiny model, a padded batch, attached methods ------------------- */
 

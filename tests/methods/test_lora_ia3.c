@@ -3,7 +3,7 @@
  * rsLoRA scaling, dropout only in training, merge == unmerged (alone and
  * composed, with the merge-order rule), PEFT files (names, shapes, JSON fields),
  * PEFT load round trips and bad adapter_config.json files.
- * (tests/test_methods.c gradient-checks and counts every registry example.)
+ * (tests/methods/test_methods.c gradient-checks and counts every registry example.)
  */
 #include <check.h>
 #include <cjson/cJSON.h>
@@ -13,12 +13,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gradcheck.h"
+#include "tests/gradcheck.h"
 #include "methods/peft_format.h"
 #include "methods/registry.h"
-#include "model/rng.h"
-#include "model/safetensors.h"
-#include "suites.h"
+#include "model/engine/rng.h"
+#include "model/io/safetensors.h"
+#include "tests/suites.h"
 
 enum { TB = 3, TT = 6, TV = 40, TC = 3, TD = 16, TF = 24, TL = 2, MAXI = 2 };
 

@@ -14,11 +14,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gradcheck.h"
+#include "tests/gradcheck.h"
 #include "methods/persist.h"
 #include "methods/registry.h"
-#include "model/rng.h"
-#include "suites.h"
+#include "model/engine/rng.h"
+#include "tests/suites.h"
 
 enum { MB = 2, MT = 5, MC = 3, MAX_INST = 4 };
 

@@ -11,13 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gradcheck.h"
+#include "tests/gradcheck.h"
 #include "methods/method.h"
 #include "methods/registry.h"
-#include "model/model.h"
-#include "model/ops.h"
-#include "model/rng.h"
-#include "suites.h"
+#include "model/arch/model.h"
+#include "model/engine/ops.h"
+#include "model/engine/rng.h"
+#include "tests/suites.h"
 
 extern const struct method_ops prefix_method;
 

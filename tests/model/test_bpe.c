@@ -1,5 +1,5 @@
 /*
- * Tests for the byte-level BPE tokenizer (model/bpe.c) behind tokenizer.h, and for
+ * Tests for the byte-level BPE tokenizer (model/text/bpe.c) behind tokenizer.h, and for
  * tokenizer_load_dir.  Every expected output is derived by hand from the GPT-2 rules
  * (pattern, bytes_to_unicode, merge by rank) on the small fixture below; the comment by
  * each case gives the derivation.  "Cross" merges have the lowest ranks and would join
@@ -13,8 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "model/tokenizer.h"
-#include "suites.h"
+#include "model/text/tokenizer.h"
+#include "tests/suites.h"
 
 /* vocab.json: id = index.  Byte-level spellings: "Ġ" = ' ', "Ċ" = '\n', "Ã©" = é, ... */
 /* clang-format off */

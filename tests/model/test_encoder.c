@@ -11,12 +11,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gradcheck.h"
-#include "model/model.h"
-#include "model/ops.h"
-#include "model/rng.h"
-#include "model/safetensors.h"
-#include "suites.h"
+#include "tests/gradcheck.h"
+#include "model/arch/model.h"
+#include "model/engine/ops.h"
+#include "model/engine/rng.h"
+#include "model/io/safetensors.h"
+#include "tests/suites.h"
 
 /* ---- a tiny model and batch ------------------------------------------- */
 

@@ -8,9 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "model/hfconfig.h"
-#include "model/model.h"
-#include "suites.h"
+#include "model/io/hfconfig.h"
+#include "model/arch/model.h"
+#include "tests/suites.h"
 
 /* A directory under /tmp per TCase (unchecked fixture: removed even when a forked test fails). */
 static char hf_dir[64];

@@ -3,9 +3,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "model/arena.h"
-#include "model/mem.h"
-#include "suites.h"
+#include "model/engine/arena.h"
+#include "model/engine/mem.h"
+#include "tests/suites.h"
 
 START_TEST(alloc_is_charged_aligned_and_zeroed)
 {

@@ -16,11 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gradcheck.h"
-#include "model/ops.h"
-#include "model/ops_ref.h"
-#include "model/rng.h"
-#include "suites.h"
+#include "tests/gradcheck.h"
+#include "model/engine/ops.h"
+#include "model/engine/ops_ref.h"
+#include "model/engine/rng.h"
+#include "tests/suites.h"
 
 /* ---- scratch allocations freed by the fixture --------------------------- */
 

@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "model/safetensors.h"
-#include "suites.h"
+#include "model/io/safetensors.h"
+#include "tests/suites.h"
 
 /* ---- fixture: a directory under /tmp per TCase, removed with its files ------------------------
  * Unchecked (runs in the parent process) so that the directory is removed even when a test fails

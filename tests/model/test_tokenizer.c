@@ -1,6 +1,6 @@
 /*
- * Tests for the BERT WordPiece tokenizer (model/wordpiece.c) and strict UTF-8
- * (model/utf8.c).  Expected outputs follow Hugging Face's BertTokenizer; the "hf_"
+ * Tests for the BERT WordPiece tokenizer (model/text/wordpiece.c) and strict UTF-8
+ * (base/utf8.c).  Expected outputs follow Hugging Face's BertTokenizer; the "hf_"
  * cases are the ones of transformers' tests/test_tokenization_bert.py.
  */
 #include <check.h>
@@ -10,9 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "model/tokenizer.h"
-#include "model/utf8.h"
-#include "suites.h"
+#include "model/text/tokenizer.h"
+#include "base/utf8.h"
+#include "tests/suites.h"
 
 /* Ids 0..12 are fixed: the encode tests spell them out. */
 static const char *const VOCAB[] = {

@@ -11,14 +11,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "model/tokenizer.h"
-#include "suites.h"
+#include "model/text/tokenizer.h"
+#include "tests/suites.h"
 #include "tasks/batching.h"
 #include "tasks/metrics.h"
 #include "tasks/task.h"
 #include "tasks/tsv.h"
 #include "tasks/wordnet.h"
-#include "cli_util.h"
+#include "tests/cli_util.h"
 
 /* ------------------------------------------------------------------ fixture helpers */
 
