@@ -41,7 +41,6 @@
  * to the model's store; the instance owns only its bookkeeping.  Destroy it
  * only after its hooks are detached (hook_set_clear) or the model is no longer run.
  */
-#include <cblas.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -49,6 +48,7 @@
 #include <string.h>
 
 #include "methods/method.h"
+#include "model/engine/matmul.h"
 #include "model/engine/ops.h"
 #include "model/engine/rng.h"
 #include "methods/peft_format.h"
@@ -112,8 +112,8 @@ struct lora {
 static void lora_op_fwd(float *z, float *t, const float *xd, const float *A, const float *B,
                         float s, int N, int IN, int OUT, int R)
 {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, R, IN, 1.0f, xd, IN, A, IN, 0.0f, t, R);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OUT, R, s, t, R, B, R, 1.0f, z, OUT);
+    matmul_sgemm(MATMUL_N, MATMUL_T, N, R, IN, 1.0f, xd, IN, A, IN, 0.0f, t, R);
+    matmul_sgemm(MATMUL_N, MATMUL_T, N, OUT, R, s, t, R, B, R, 1.0f, z, OUT);
 }
 
 /*
@@ -128,18 +128,14 @@ static void lora_op_bwd(float *dxd, float *dA, float *dB, float *dt, const float
                         int N, int IN, int OUT, int R, bool acc)
 {
     if (dB)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OUT, R, N, s, dz, OUT, t, R, 1.0f, dB,
-                    R);
+        matmul_sgemm(MATMUL_T, MATMUL_N, OUT, R, N, s, dz, OUT, t, R, 1.0f, dB, R);
     if (!dA && !dxd)
         return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, R, OUT, s, dz, OUT, B, R, 0.0f, dt,
-                R);
+    matmul_sgemm(MATMUL_N, MATMUL_N, N, R, OUT, s, dz, OUT, B, R, 0.0f, dt, R);
     if (dA)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, R, IN, N, 1.0f, dt, R, xd, IN, 1.0f,
-                    dA, IN);
+        matmul_sgemm(MATMUL_T, MATMUL_N, R, IN, N, 1.0f, dt, R, xd, IN, 1.0f, dA, IN);
     if (dxd)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, IN, R, 1.0f, dt, R, A, IN,
-                    acc ? 1.0f : 0.0f, dxd, IN);
+        matmul_sgemm(MATMUL_N, MATMUL_N, N, IN, R, 1.0f, dt, R, A, IN, acc ? 1.0f : 0.0f, dxd, IN);
 }
 
 /* delta = s · B A, (OUT, IN), in a fixed order (k ascending for every element) with

@@ -49,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/checked.h"
 #include "methods/method.h"
 #include "model/engine/ops.h"
 #include "model/engine/rng.h"

@@ -4,8 +4,6 @@
 
 #include <stdio.h>
 
-#define PEFTBENCH_VERSION "0.1.0"
-
 /* Run the command line; returns the process exit status (0 ok, 1 failure, 2 usage). */
 int cli_main(int argc, char **argv, FILE *out, FILE *errf);
 

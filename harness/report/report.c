@@ -1,11 +1,13 @@
 #include "harness/report/report.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/readfile.h"
 #include "harness/report/aggregate.h"
 #include "harness/report/plots.h"
 #include "harness/sweep/results.h"
@@ -163,9 +165,10 @@ static void sweep_section(struct strbuf *b, const char *dir, const struct agg *a
                    "curves), `plots/` (PNG, SVG, gnuplot scripts and data)\n\n");
     char path[4400];
     snprintf(path, sizeof path, "%s/sweep.yaml", dir);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return;
+    FILE *f;
+    struct err e;
+    if (readfile_fopen(path, &f, &e))
+        return; /* absent, or not a regular file: the report goes without it */
     strbuf_str(b, "The resolved sweep (`sweep.yaml`):\n\n```yaml\n");
     char line[1024];
     int n = 0;
@@ -311,9 +314,13 @@ static void figures(struct strbuf *b, const char *dir)
     char path[4400];
     snprintf(path, sizeof path, "%s/plots/figures.tsv", dir);
     strbuf_str(b, "## Figures\n\n");
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        strbuf_printf(b, "No figures yet: draw them with `peftbench plot %s`.\n", dir);
+    FILE *f;
+    struct err e;
+    if (readfile_fopen(path, &f, &e)) {
+        if (errno == ENOENT)
+            strbuf_printf(b, "No figures yet: draw them with `peftbench plot %s`.\n", dir);
+        else
+            strbuf_printf(b, "The list of figures cannot be read: %s.\n", e.msg);
         return;
     }
     char line[1024];

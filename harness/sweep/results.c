@@ -14,7 +14,8 @@
 #include <unistd.h>
 
 #include "base/fileio.h"
-#include "harness/cli/cli.h"
+#include "base/readfile.h"
+#include "base/version.h"
 #include "methods/registry.h"
 #include "base/strbuf.h"
 
@@ -76,11 +77,9 @@ int results_write_trial(const char *out_dir, const cJSON *record, struct err *e)
 
 static char *slurp(const char *path, long max, struct err *e)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        ERR_SET(e, ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    FILE *f;
+    if (readfile_fopen(path, &f, e)) /* a FIFO named like a record would block forever */
         return NULL;
-    }
     /* Grow as the file turns out longer instead of allocating max up front: a record is a few
      * KiB, and results_rebuild_csv reads every one of them after each trial. */
     size_t cap = (size_t)1 << 16, n = 0;

@@ -22,7 +22,9 @@
  * allow_large.  Each trial has a stable id: a hash of its canonical resolved
  * configuration, independent of file layout and order.
  *
- * Schema details (harness/sweep/sweep.c):
+ * Schema details (top level in harness/sweep/sweep.c, train settings in
+ * train_cfg.c, method blocks in sweep_block.c, expansion in sweep_expand.c,
+ * canonical text and id in trial_id.c):
  *   - Required: model, tasks, methods.  `sweep` defaults to the file name
  *     without its extension; seeds default to [SWEEP_DEFAULT_SEED];
  *     max_trials to SWEEP_DEFAULT_MAX_TRIALS.  `include` and the YAML limits
@@ -67,34 +69,17 @@
 
 #include "methods/method.h"
 #include "base/err.h"
+#include "harness/sweep/train_cfg.h"
+#include "harness/sweep/trial_id.h"
 
 #define SWEEP_MAX_COMPOSE 4   /* methods composed in one trial */
 #define SWEEP_NAME_MAX 128
 #define SWEEP_PATH_MAX 4096
-#define SWEEP_ID_LEN 16       /* hex characters of a trial id */
 #define SWEEP_DEFAULT_SEED 1
 #define SWEEP_MAX_TASKS 1024
 #define SWEEP_MAX_SEEDS 4096
 #define SWEEP_DEFAULT_MAX_TRIALS 10000
 #define SWEEP_HARD_MAX_TRIALS 100000 /* even with allow_large: ~5 KiB of memory per trial */
-
-struct train_cfg {
-    int epochs;           /* 3 */
-    int batch_size;       /* 32 */
-    int eval_batch_size;  /* 64 */
-    int max_seq_len;      /* 128 */
-    double lr;            /* 1e-3 */
-    double warmup_ratio;  /* 0.06 */
-    double weight_decay;  /* 0.0 */
-    double grad_clip;     /* 1.0 (0 = off) */
-    double adam_beta1, adam_beta2, adam_eps; /* 0.9, 0.999, 1e-8 */
-    int early_stopping;   /* patience in epochs, 0 = off */
-    bool eval_test;       /* also evaluate the test split at the best epoch */
-    int max_train, max_dev, max_test; /* example caps (0 = all) */
-    int max_steps;        /* stop after this many optimizer steps (0 = off) */
-    bool save_adapters;   /* keep trained method tensors under adapters/<trial_id>/ */
-    double dropout;       /* override the model's dropout (< 0: keep the config's) */
-};
 
 /* One method of a trial, fully resolved. */
 struct trial_method {
@@ -152,12 +137,6 @@ struct sweep_opts {
 int sweep_load(struct sweep *s, const char *path, const struct sweep_opts *o, struct err *e);
 /* Free everything sweep_load allocated and zero *s (NULL-safe; safe on a zeroed struct). */
 void sweep_free(struct sweep *s);
-
-/* Defaults for train settings. */
-void train_cfg_default(struct train_cfg *t);
-
-/* The id of a canonical text: FNV-1a 64, 16 lowercase hex digits + NUL into id. */
-void sweep_hash_id(const char *canonical, char id[SWEEP_ID_LEN + 1]);
 
 /* The file task declared under name, or NULL (a registry task or unknown). */
 const struct file_task_decl *sweep_file_task(const struct sweep *s, const char *name);

@@ -142,11 +142,3 @@ size_t mem_cur_rss(void)
 {
     return status_kb("VmRSS:");
 }
-
-bool mem_mul_ok(size_t a, size_t b, size_t *out)
-{
-    if (a != 0 && b > SIZE_MAX / a)
-        return false;
-    *out = a * b;
-    return true;
-}

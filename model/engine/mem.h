@@ -15,6 +15,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "base/checked.h" /* mem_mul_ok, for the accountant's callers */
+
 enum mem_cat {
     MEM_FROZEN = 0,   /* frozen base weights */
     MEM_TRAINABLE,    /* trainable parameters (method, head, unfrozen base) */
@@ -64,8 +66,5 @@ size_t mem_peak_rss(void);
 
 /* Process current resident set size in bytes (VmRSS), 0 if unknown. */
 size_t mem_cur_rss(void);
-
-/* Multiply with overflow check: *out = a*b; false on overflow. */
-bool mem_mul_ok(size_t a, size_t b, size_t *out);
 
 #endif

@@ -3,7 +3,7 @@
  *
  * Written straight from the formulas, one output element at a time, with
  * every sum in double.  Nothing here is meant to be fast; it is meant to be
- * obviously right, so the optimised ops.c can be tested against it.
+ * obviously right, so the optimised kernels (ops.h) can be tested against it.
  */
 #include "model/engine/ops_ref.h"
 
@@ -262,15 +262,21 @@ void op_attention_fwd_ref(float *out, float *probs, const float *q, const float 
             for (int i = 0; i < T; i++) {
                 const float *qi = q + ((size_t)b * T + i) * D + (size_t)h * Dh;
                 double mx = -HUGE_VAL;
+                int natt = 0;
                 for (int j = 0; j < J; j++) {
                     const float *kj = attn_row_ref(pk, k, b, h, j, T, D, P, Dh);
                     double d = 0.0;
                     for (int c = 0; c < Dh; c++)
                         d += (double)qi[c] * (double)kj[c];
                     s[j] = d * scale;
-                    if (attn_attendable_ref(mask, b, j, T, P) && s[j] > mx)
-                        mx = s[j];
+                    if (attn_attendable_ref(mask, b, j, T, P)) {
+                        natt++;
+                        mx = s[j] > mx ? s[j] : mx;
+                    }
                 }
+                /* A padded key is selected to 0 whatever its score.  No attendable key:
+                 * a zero row.  A NaN or infinite attendable max: exp(NaN) makes the
+                 * whole row NaN, as in attention.c. */
                 double sum = 0.0;
                 for (int j = 0; j < J; j++) {
                     s[j] = attn_attendable_ref(mask, b, j, T, P) ? exp(s[j] - mx) : 0.0;
@@ -278,7 +284,7 @@ void op_attention_fwd_ref(float *out, float *probs, const float *q, const float 
                 }
                 size_t prow = (((size_t)b * H + h) * T + i) * J;
                 for (int j = 0; j < J; j++) {
-                    s[j] = sum > 0.0 ? s[j] / sum : 0.0;
+                    s[j] = natt > 0 ? s[j] / sum : 0.0;
                     probs[prow + j] = (float)s[j];
                 }
                 float *oi = out + ((size_t)b * T + i) * D + (size_t)h * Dh;
@@ -301,7 +307,6 @@ void op_attention_bwd_ref(float *dq, float *dk, float *dv, float *dpk, float *dp
                           float *ws)
 {
     (void)ws;
-    (void)mask; /* masked keys have probs == 0, which zeroes their gradients */
     if (B <= 0 || T <= 0 || H <= 0)
         return;
     P = P > 0 ? P : 0;
@@ -330,10 +335,15 @@ void op_attention_bwd_ref(float *dq, float *dk, float *dv, float *dpk, float *dp
                         g += (double)gi[c] * (double)vj[c];
                     pd[j] = (double)probs[prow + j] * f;
                     dp[j] = g * f;
-                    dot += dp[j] * (double)probs[prow + j];
+                    if (attn_attendable_ref(mask, b, j, T, P))
+                        dot += dp[j] * (double)probs[prow + j];
                 }
+                /* now dS; a padded key gets exactly 0 (its probability is 0), selected
+                 * rather than multiplied so that a non-finite dP there stays out */
                 for (int j = 0; j < J; j++)
-                    dp[j] = (double)probs[prow + j] * (dp[j] - dot); /* now dS */
+                    dp[j] = attn_attendable_ref(mask, b, j, T, P)
+                                ? (double)probs[prow + j] * (dp[j] - dot)
+                                : 0.0;
                 for (int c = 0; c < Dh; c++) {
                     double acc = 0.0;
                     for (int j = 0; j < J; j++)

@@ -5,7 +5,8 @@
  * without the _ref suffix (see ops.h).  Plain serial loops, no BLAS, no
  * OpenMP, sums in double: slow but easy to read against the maths.  They
  * are compiled into the library so that any test suite can use them.
- * Dropout masks use the same counter hash, so masks agree with ops.c.
+ * Dropout masks use the same counter hash, so masks agree with dropout.c
+ * and attention.c.
  * The attention twins ignore ws (it may be NULL) and allocate their own
  * scratch with malloc; on allocation failure they leave outputs untouched.
  */

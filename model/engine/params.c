@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/checked.h"
+
 void param_store_init(struct param_store *s, struct mem_acct *acct)
 {
     memset(s, 0, sizeof *s);

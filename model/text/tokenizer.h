@@ -4,6 +4,28 @@
  * Implementations: BERT WordPiece from vocab.txt (model/text/wordpiece.c); RoBERTa
  * byte-level BPE from vocab.json + merges.txt (model/text/bpe.c).
  * Library code: never prints; errors go to struct err.
+ *
+ * Dependency order of model/text, from the bottom up: each file calls and includes only
+ * files listed before it (and base/), never one after it, so there is no circle even
+ * counting a .c/.h pair as one node (tests/test_layout.c).  The front (tokenizer.c)
+ * reaches the two kinds through their constructors and the vtable of tokenizer_kind.h;
+ * the kinds never call the front nor include this header: the types they share with it
+ * are in tokenizer_opts.h and encoding.h.  Nothing here includes model/engine, model/arch
+ * or model/io.
+ *   tokenizer_opts.h  struct tokenizer_opts and the vocabulary limits (header only)
+ *   encoding          struct encoding; special-token layout and longest-first truncation
+ *   tokmem            growth of per-call scratch arrays; the out-of-memory error
+ *   tokfile           bounded reads of vocab.json / merges.txt / tokenizer_config.json
+ *   tokenizer_kind.h  the interface between the front and a kind (header only)
+ *   bert_unicode      lowercase, accent-stripping and CJK tables
+ *   bert_basic        BERT BasicTokenizer: character classes, clean/split/normalize
+ *   wordpiece_vocab   vocab.txt and the WordPiece token table
+ *   wordpiece         WordPiece kind: special tokens, greedy longest-match
+ *   bpe_vocab         vocab.json + merges.txt: symbols, merge ranks, special tokens
+ *   bpe               byte-level BPE kind: pre-tokenizer regex, merge loop
+ *   tokenizer         the front: this header's functions but one, via the kinds' vtables
+ *   tokenizer_dir     tokenizer_load_dir (picks a kind from a model directory)
+ *   vocab_build       WordPiece vocabulary training (uses this header only)
  */
 #ifndef MODEL_TOKENIZER_H
 #define MODEL_TOKENIZER_H
@@ -12,34 +34,13 @@
 #include <stddef.h>
 
 #include "base/err.h"
-
-#define TOK_MAX_VOCAB 1000000  /* vocab.txt / vocab.json / merges.txt larger: ERR_LIMIT */
-#define TOK_MAX_TOKEN_BYTES 1024 /* a vocab line longer than this is refused */
-
-struct tokenizer_opts {
-    bool lowercase;            /* BERT do_lower_case (uncased models) */
-    bool strip_accents;        /* default: same as lowercase (HF behaviour) */
-    bool tokenize_chinese;     /* put spaces around CJK ideographs (default true) */
-    int max_word_chars;        /* words longer than this become [UNK]; default 100 */
-    bool add_prefix_space;     /* BPE only: " " + text unless it starts with whitespace
-                                  (RobertaTokenizer add_prefix_space); default false.
-                                  BPE ignores the four fields above. */
-};
+#include "model/text/encoding.h"       /* struct encoding, encoding_free */
+#include "model/text/tokenizer_opts.h" /* struct tokenizer_opts, TOK_MAX_VOCAB, ... */
 
 /* HF defaults for an uncased BERT: lowercase, strip accents, CJK split, 100; no prefix space. */
 void tokenizer_opts_default(struct tokenizer_opts *o);
 
 struct tokenizer; /* opaque */
-
-/* One encoded example: [CLS] a [SEP] (b [SEP]) for WordPiece, token types
- * 0 for the first segment incl. [CLS] and its [SEP], 1 for the second;
- * <s> a </s> (</s> b </s>) for BPE (RoBERTa), token types all 0. */
-struct encoding {
-    int *ids;        /* (len) owned: free with encoding_free */
-    int *type_ids;   /* (len) owned */
-    int len;
-    bool truncated;  /* true if longest-first truncation removed tokens */
-};
 
 /* Load a WordPiece vocabulary (one token per line, id = line number, LF or
  * CRLF).  Requires [PAD], [UNK], [CLS], [SEP] (and [MASK] if present is
@@ -87,16 +88,18 @@ int tokenizer_basic_split(const struct tokenizer *t, const char *text, char ***w
                           struct err *e);
 
 /* Encode a single text (text_b == NULL) or a pair, with special tokens, truncated
- * longest-first so that the total is <= max_len (max_len >= 3, or for pairs >= 4
- * with WordPiece and >= 5 with BPE). */
-int tokenizer_encode(const struct tokenizer *t, const char *text_a, const char *text_b,
-                     int max_len, struct encoding *out, struct err *e);
-
-void encoding_free(struct encoding *enc);
+ * longest-first as HF's fast tokenizers do (rule in encoding.h) so that the total is
+ * <= max_len (max_len >= 3, or for pairs >= 4 with WordPiece and >= 5 with BPE).  Free
+ * *out with encoding_free (declared in model/text/encoding.h, which this header includes). */
+int tokenizer_encode(const struct tokenizer *t, const char *text_a, const char *text_b, int max_len,
+                     struct encoding *out, struct err *e);
 
 /* Vocabulary access. */
 int tokenizer_vocab_size(const struct tokenizer *t);
-const char *tokenizer_id_to_token(const struct tokenizer *t, int id); /* NULL if out of range */
+/* The options t was built with into *o (the defaults for t == NULL); true when t is a
+ * byte-level BPE tokenizer (whose options are add_prefix_space only), false for WordPiece. */
+bool tokenizer_get_opts(const struct tokenizer *t, struct tokenizer_opts *o);
+const char *tokenizer_id_to_token(const struct tokenizer *t, int id);  /* NULL if out of range */
 int tokenizer_token_to_id(const struct tokenizer *t, const char *tok); /* -1 if absent */
 
 /* Special token ids (-1 when the vocabulary has none, e.g. no [MASK]). */

@@ -354,24 +354,115 @@ static void repeat(char *buf, const char *unit, int n)
         strcat(buf, unit);
 }
 
-/* Every (|a|, |b|, max_len) against HF's longest_first, one token at a time, with the
- * four special tokens of a RoBERTa pair. */
-START_TEST(encode_truncation_matches_pop_loop)
+/* enc is <s> a[0..la) </s></s> b[0..lb) </s>. */
+static void ck_pair(const struct encoding *enc, const int *a, int la, const int *b, int lb)
+{
+    int ids[64], n = 0;
+    ck_assert_int_le(la + lb + 4, 64);
+    ids[n++] = S;
+    for (int i = 0; i < la; i++)
+        ids[n++] = a[i];
+    ids[n++] = SEP_;
+    ids[n++] = SEP_;
+    for (int i = 0; i < lb; i++)
+        ids[n++] = b[i];
+    ids[n++] = SEP_;
+    ck_ids(enc, ids, n);
+}
+
+/* Encode the pair (ta, tb) at max_len and check it is <s> a[0..la) </s></s> b[0..lb) </s>. */
+static void ck_encode_pair(const struct tokenizer *t, const char *ta, const char *tb, int max_len,
+                           const int *a, int la, const int *b, int lb)
+{
+    struct encoding enc;
+    struct err e = {0};
+    ck_assert_msg(tokenizer_encode(t, ta, tb, max_len, &enc, &e) == 0, "%s", e.msg);
+    ck_pair(&enc, a, la, b, lb);
+    ck_assert(enc.truncated);
+    encoding_free(&enc);
+}
+
+/* Letters and digits are pre-tokenized apart, so "a1b2c" is five distinct tokens. */
+enum { TOK_W = 12, TOK_E = 13, TOK_R = 14, TOK_1 = 51, TOK_2 = 52, TOK_3 = 53, TOK_BANG = 56 };
+
+/* The fast tokenizers' LongestFirst with RoBERTa's 4 specials (budget = max_len - 4). */
+START_TEST(encode_truncates_longest_first)
+{
+    struct tokenizer *t = mk(false);
+    const int a5[] = {A, TOK_1, B, TOK_2, C}, w3e[] = {TOK_W, TOK_3, TOK_E};
+    /* odd budget 5, a (5) longer than b (3): halves 2 and 3, the spare to a, the longer */
+    ck_encode_pair(t, "a1b2c", "w3e", 9, a5, 3, w3e, 2);
+    /* odd budget 5, b longer: the spare to b (the slow tokenizers' pop loop gives it to a) */
+    ck_encode_pair(t, "w3e", "a1b2c", 9, w3e, 2, a5, 3);
+    /* odd budget 5, a tie 3 and 3: the spare to b */
+    ck_encode_pair(t, "a1b", "w3e", 9, a5, 2, w3e, 3);
+    /* even budget 6: 4 + 5 -> 3 + 3, and a tie 4 + 4 -> 3 + 3 */
+    const int b5[] = {TOK_W, TOK_3, TOK_E, TOK_1, TOK_R};
+    ck_encode_pair(t, "a1b2", "w3e1r", 10, a5, 3, b5, 3);
+    ck_encode_pair(t, "a1b2", "w3e1", 10, a5, 3, b5, 3);
+    /* one text within half the budget is kept whole and the other takes the rest */
+    const int w[] = {TOK_W}, a6[] = {A, TOK_1, B, TOK_2, C, TOK_3};
+    ck_encode_pair(t, "w", "a1b2c3", 8, w, 1, a6, 3); /* budget 4 */
+    ck_encode_pair(t, "w", "a1b2c3", 9, w, 1, a6, 4); /* budget 5 */
+    ck_encode_pair(t, "a1b2c3", "w3", 8, a6, 2, w3e, 2);
+    ck_encode_pair(t, "a1b2c3", "", 8, a6, 4, NULL, 0); /* an empty b keeps nothing */
+    tokenizer_free(t);
+}
+END_TEST
+
+/* Issue 16's example ("Tornadoes level homes in Oklahoma, 1 dead" + "Tornadoes hit Kan.,
+ * Okla.; no injuries reported": 10 + 13 tokens, odd budget 19) as distinct BPE tokens: HF
+ * keeps a's first 9 and b's first 10; giving the spare to a kept 10 and 9. */
+START_TEST(encode_truncation_tornadoes)
+{
+    struct tokenizer *t = mk(false);
+    const int a[] = {A, TOK_1, B, TOK_2, C, TOK_3, TOK_E, TOK_BANG, TOK_R, TOK_1};
+    const int b[] = {C, TOK_1, A, TOK_2, B, TOK_3, TOK_W, TOK_BANG, TOK_E, TOK_1, TOK_R, TOK_2, C};
+    ck_encode_pair(t, "a1b2c3e!r1", "c1a2b3w!e1r2c", 23, a, 9, b, 10);
+    tokenizer_free(t);
+}
+END_TEST
+
+/* HF tokenizers' LongestFirst (tokenizers/src/utils/truncation.rs, truncate_encodings)
+ * transcribed line by line: the lengths kept of texts of na and nb tokens when budget tokens
+ * are left for them once the specials are counted. */
+static void hf_longest_first(int na, int nb, int budget, int *ka, int *kb)
+{
+    *ka = na;
+    *kb = nb;
+    if (na + nb <= budget)
+        return;
+    int n1 = na, n2 = nb;
+    bool swap = n1 > n2; /* n1 is the shorter */
+    if (swap) {
+        n1 = nb;
+        n2 = na;
+    }
+    if (n1 > budget)
+        n2 = n1;
+    else
+        n2 = n1 > budget - n1 ? n1 : budget - n1;
+    if (n1 + n2 > budget) {
+        n1 = budget / 2;
+        n2 = n1 + budget % 2;
+    }
+    *ka = swap ? n2 : n1;
+    *kb = swap ? n1 : n2;
+}
+
+/* Every (|a|, |b|, max_len) against the transcription of HF's rule, with the four special
+ * tokens of a RoBERTa pair. */
+START_TEST(encode_truncation_matches_hf_rule)
 {
     struct tokenizer *t = mk(false);
     char ta[64], tb[64];
-    for (int na = 0; na <= 6; na++) {
-        for (int nb = 0; nb <= 6; nb++) {
+    for (int na = 0; na <= 7; na++) {
+        for (int nb = 0; nb <= 7; nb++) {
             repeat(ta, "ab", na); /* na tokens "ab" */
             repeat(tb, "bc", nb); /* nb tokens "bc" */
-            for (int max_len = 5; max_len <= 17; max_len++) {
-                int la = na, lb = nb;
-                while (la + lb + 4 > max_len) {
-                    if (la > lb)
-                        la--;
-                    else
-                        lb--;
-                }
+            for (int max_len = 5; max_len <= 19; max_len++) {
+                int la, lb;
+                hf_longest_first(na, nb, max_len - 4, &la, &lb);
                 struct encoding enc;
                 struct err e = {0};
                 ck_assert_int_eq(tokenizer_encode(t, ta, tb, max_len, &enc, &e), 0);
@@ -724,7 +815,9 @@ Suite *bpe_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
     tcase_add_test(tc, encode_layout);
-    tcase_add_test(tc, encode_truncation_matches_pop_loop);
+    tcase_add_test(tc, encode_truncates_longest_first);
+    tcase_add_test(tc, encode_truncation_tornadoes);
+    tcase_add_test(tc, encode_truncation_matches_hf_rule);
     tcase_add_test(tc, encode_single_truncation_and_limits);
     suite_add_tcase(s, tc);
 
