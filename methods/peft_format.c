@@ -14,16 +14,16 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include "model/io/safetensors.h"
+#include "base/fileio.h"
+#include "base/readfile.h"
 #include "methods/registry.h"
+#include "model/io/safetensors.h"
 
 #define PEFT_PATH_MAX 4096
 
@@ -58,44 +58,12 @@ static bool ends_with(const char *s, const char *suffix)
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
-/* Write len bytes to "<path>.tmp", fsync, rename over path; the temporary is removed
- * on failure, so path never holds a half-written file. */
-static int write_atomic(const char *path, const char *buf, size_t len, struct err *e)
-{
-    char tmp[PEFT_PATH_MAX + 8];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0)
-        return ERR_SET(e, ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
-    int rc = ERR_OK;
-    for (size_t off = 0; off < len && rc == ERR_OK;) {
-        ssize_t w = write(fd, buf + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            rc = ERR_SET(e, ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
-        else
-            off += (size_t)w;
-    }
-    if (rc == ERR_OK && fsync(fd) != 0)
-        rc = ERR_SET(e, ERR_IO, "%s: fsync failed: %s", tmp, strerror(errno));
-    if (close(fd) != 0 && rc == ERR_OK)
-        rc = ERR_SET(e, ERR_IO, "%s: close failed: %s", tmp, strerror(errno));
-    if (rc == ERR_OK && rename(tmp, path) != 0)
-        rc = ERR_SET(e, ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-    if (rc != ERR_OK)
-        unlink(tmp);
-    return rc;
-}
-
 /* The whole file at path, NUL-terminated (caller frees), at most max bytes. */
 static char *read_text(const char *path, size_t max, struct err *e)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        ERR_SET(e, ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    FILE *f;
+    if (readfile_fopen(path, &f, e))
         return NULL;
-    }
     char *buf = malloc(max + 1);
     size_t len = buf ? fread(buf, 1, max + 1, f) : 0;
     bool bad = buf && ferror(f);
@@ -200,7 +168,8 @@ static bool target_matches(const char *key, const char *entry)
 
 /* ---- save ---------------------------------------------------------------------- */
 
-static cJSON *config_json(const struct method_inst *mi, const struct model *m)
+static cJSON *config_json(const struct method_inst *mi, const struct model *m,
+                          const char *base_model)
 {
     const bool lora = strcmp(mi->ops->name, "lora") == 0;
     const struct hp_values *hp = &mi->hp;
@@ -228,7 +197,7 @@ static cJSON *config_json(const struct method_inst *mi, const struct model *m)
 
     cJSON_AddStringToObject(root, "peft_type", lora ? "LORA" : "IA3");
     cJSON_AddStringToObject(root, "task_type", "SEQ_CLS");
-    cJSON_AddStringToObject(root, "base_model_name_or_path", "");
+    cJSON_AddStringToObject(root, "base_model_name_or_path", base_model ? base_model : "");
     cJSON_AddNullToObject(root, "revision");
     cJSON_AddBoolToObject(root, "inference_mode", true);
     if (lora) {
@@ -267,6 +236,12 @@ static int check_supported(const struct method_inst *mi, struct err *e)
 }
 
 int peft_save(const char *dir, const struct method_inst *mi, const struct model *m, struct err *e)
+{
+    return peft_save_with_base(dir, mi, m, NULL, e);
+}
+
+int peft_save_with_base(const char *dir, const struct method_inst *mi, const struct model *m,
+                        const char *base_model, struct err *e)
 {
     if (check_supported(mi, e))
         return e->code;
@@ -316,7 +291,7 @@ int peft_save(const char *dir, const struct method_inst *mi, const struct model 
     if ((rc = join(path, dir, PEFT_WEIGHTS_NAME, e)) || (rc = st_write(path, t, k, meta, 1, e)))
         goto out_free;
 
-    cJSON *root = config_json(mi, m);
+    cJSON *root = config_json(mi, m, base_model);
     char *text = root ? cJSON_Print(root) : NULL;
     cJSON_Delete(root);
     if (!text) {
@@ -324,11 +299,49 @@ int peft_save(const char *dir, const struct method_inst *mi, const struct model 
         goto out_free;
     }
     if (!(rc = join(path, dir, PEFT_CONFIG_NAME, e)))
-        rc = write_atomic(path, text, strlen(text), e);
+        rc = fileio_write_atomic(path, text, strlen(text), e);
     free(text);
 out_free:
     free(names);
     free(t);
+    return rc;
+}
+
+/* ---- load: the head's width ------------------------------------------------------ */
+
+static const char *const head_names[2] = {"base_model.model.classifier.weight",
+                                          "base_model.model.classifier.out_proj.weight"};
+
+static bool want_head(const char *name, void *ctx)
+{
+    (void)ctx;
+    return strcmp(name, head_names[0]) == 0 || strcmp(name, head_names[1]) == 0;
+}
+
+int peft_head_width(const char *dir, int *C, struct err *e)
+{
+    char path[PEFT_PATH_MAX];
+    *C = 0;
+    if (join(path, dir, PEFT_WEIGHTS_NAME, e))
+        return e->code;
+    struct st_file f;
+    if (st_read(&f, path, want_head, NULL, e))
+        return e->code;
+    const struct st_tensor *t = st_find(&f, head_names[0]);
+    if (!t)
+        t = st_find(&f, head_names[1]);
+    int rc = ERR_OK;
+    if (!t)
+        rc = ERR_SET(e, ERR_UNSUPPORTED,
+                     "%s: no task head (%s); save the adapter with modules_to_save "
+                     "[\"classifier\"], or predictions would come from an untrained head",
+                     path, head_names[0]);
+    else if (t->ndim != 2 || t->shape[0] < 1 || t->shape[0] > 1000000)
+        rc = ERR_SET(e, ERR_FORMAT, "%s: tensor '%s': expected a matrix (num_labels, hidden)",
+                     path, t->name);
+    else
+        *C = (int)t->shape[0];
+    st_free(&f);
     return rc;
 }
 
@@ -420,7 +433,7 @@ static int require_empty(const struct cfg_reader *r, const char *name, struct er
     if (!x || cJSON_IsNull(x) ||
         ((cJSON_IsObject(x) || cJSON_IsArray(x)) && cJSON_GetArraySize(x) == 0))
         return ERR_OK;
-    return bad_field(r, name, "null or empty (per-layer settings are not supported)", x,
+    return bad_field(r, name, "null or empty (peftbench does not implement this setting)", x,
                      ERR_UNSUPPORTED, e);
 }
 
@@ -587,7 +600,11 @@ static int parse_config(const struct cfg_reader *r, const struct model *m, struc
             return bad_field(r, "task_type", "\"SEQ_CLS\" (the tensor names depend on it)", tt,
                              ERR_UNSUPPORTED, e);
     }
-    if (require_bool(r, "fan_in_fan_out", false, e))
+    /* Newer PEFT fields that change which modules are adapted or how: refused unless off. */
+    if (require_bool(r, "fan_in_fan_out", false, e) || require_empty(r, "exclude_modules", e) ||
+        require_empty(r, "layer_replication", e) || require_empty(r, "target_parameters", e) ||
+        require_empty(r, "trainable_token_indices", e) ||
+        require_empty(r, "alora_invocation_tokens", e) || require_bool(r, "use_qalora", false, e))
         return e->code;
     const cJSON *mts;
     if (get_string_list(r, "modules_to_save", &mts, e))

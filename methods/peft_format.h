@@ -44,6 +44,17 @@ const char *peft_site_module(enum hook_site s);
  * method), ERR_STATE (a tensor of mi missing from m), ERR_IO, ERR_NOMEM. */
 int peft_save(const char *dir, const struct method_inst *mi, const struct model *m, struct err *e);
 
+/* peft_save with base_model_name_or_path = base_model (NULL: ""), the backbone PEFT's
+ * AutoPeftModel* classes load before the adapter. */
+int peft_save_with_base(const char *dir, const struct method_inst *mi, const struct model *m,
+                        const char *base_model, struct err *e);
+
+/* *C = the number of outputs of the task head saved in DIR/adapter_model.safetensors
+ * (rows of base_model.model.classifier.weight, or of classifier.out_proj.weight for
+ * RoBERTa), reading no other tensor.  No head tensor: ERR_UNSUPPORTED (predictions would
+ * come from an untrained head); a head that is not a matrix: ERR_FORMAT. */
+int peft_head_width(const char *dir, int *C, struct err *e);
+
 /* Read DIR/adapter_config.json, validate it (messages name the file, the field, what was
  * expected and what was found), create the matching lora or ia3 instance on m through
  * the registry (*out, seed for anything the file does not set) and fill its tensors and

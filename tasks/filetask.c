@@ -138,8 +138,14 @@ static int read_file(const struct file_task *ft, const struct task_params *p, in
                               : s->labeled && !l ? ft->label
                                                  : NULL;
         if (missing) {
-            if ((rc = tsv_bad_row(&r, e, "no value for column '%s' (%zu fields)", missing,
-                                  r.nfields)) < 0)
+            /* JSONL has keys, the other formats fields under column names or numbers */
+            rc =
+                fmt == TSV_JSONL
+                    ? tsv_bad_row(&r, e, "key '%s': expected a string, number or boolean, found %s",
+                                  missing, tsv_json_found(&r, missing))
+                    : tsv_bad_row(&r, e, "no value for column '%s' (%zu fields)", missing,
+                                  r.nfields);
+            if (rc < 0)
                 goto out;
             continue;
         }
@@ -148,8 +154,8 @@ static int read_file(const struct file_task *ft, const struct task_params *p, in
             char *end;
             double v = strtod(l, &end);
             if (end == l || *end || !isfinite(v)) {
-                if ((rc = tsv_bad_row(&r, e, "value '%s' of column '%s' is not a number", l,
-                                      ft->label)) < 0)
+                if ((rc = tsv_bad_row(&r, e, "value '%s' of %s '%s' is not a number", l,
+                                      fmt == TSV_JSONL ? "key" : "column", ft->label)) < 0)
                     goto out;
                 continue;
             }
@@ -183,8 +189,8 @@ static int str_cmp(const void *x, const void *y)
 }
 
 /* Label names from the spec or from the train values. */
-static int make_labels(struct task_data *t, const struct file_task *ft, const struct strvec *tl,
-                       struct err *e)
+static int make_labels(struct task_data *t, const struct file_task *ft, int fmt,
+                       const struct strvec *tl, struct err *e)
 {
     struct strvec names = {0};
     if (ft->labels) {
@@ -220,8 +226,9 @@ static int make_labels(struct task_data *t, const struct file_task *ft, const st
                 strvec_free(&names);
                 return ERR_SET(e, ERR_LIMIT,
                                "task %s: more than %d distinct labels in the train split (is '%s' "
-                               "the label column? for real values set regression)",
-                               t->name, TASK_MAX_LABELS, ft->label);
+                               "the label %s? for real values set regression)",
+                               t->name, TASK_MAX_LABELS, ft->label,
+                               fmt == TSV_JSONL ? "key" : "column");
             }
             if (strvec_push(&names, tmp[i])) {
                 free(tmp);
@@ -306,7 +313,7 @@ int filetask_load(const struct task_def *def, const struct task_params *p, struc
         if (paths[i])
             rc = read_file(ft, p, fmt, paths[i], i == 2, ft->regression, splits[i], &lab[i], e);
     if (!rc && !ft->regression) {
-        rc = make_labels(out, ft, &lab[0], e);
+        rc = make_labels(out, ft, fmt, &lab[0], e);
         for (int i = 0; i < 3 && !rc; i++)
             if (paths[i])
                 rc = map_labels(out, splits[i], &lab[i], paths[i], p->skip_bad_rows, e);

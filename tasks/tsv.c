@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/readfile.h"
 #include "base/utf8.h"
 
 #define TSV_IO_CHUNK ((size_t)1 << 16)
@@ -60,9 +61,8 @@ int tsv_open(struct tsv_reader *r, const char *path, enum tsv_format fmt, bool s
         return ERR_SET(e, ERR_CONFIG, "tsv_open: no path given");
     if ((int)fmt < 0 || fmt > TSV_JSONL)
         return ERR_SET(e, ERR_CONFIG, "%s: invalid format %d", path, (int)fmt);
-    r->f = fopen(path, "rb");
-    if (!r->f)
-        return ERR_SET(e, ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    if (readfile_fopen(path, &r->f, e)) /* a FIFO or device is refused before it can block */
+        return e->code;
     r->path = strdup(path);
     r->io = malloc(TSV_IO_CHUNK);
     r->numbuf = malloc(64);
@@ -438,6 +438,16 @@ const char *tsv_json_get(struct tsv_reader *r, const char *key)
         return r->numbuf;
     }
     return NULL;
+}
+
+const char *tsv_json_found(const struct tsv_reader *r, const char *key)
+{
+    const cJSON *v = r->json ? cJSON_GetObjectItemCaseSensitive(r->json, key) : NULL;
+    return !v                  ? "no such key"
+           : cJSON_IsNull(v)   ? "null"
+           : cJSON_IsArray(v)  ? "a list"
+           : cJSON_IsObject(v) ? "an object"
+                               : "a value";
 }
 
 int tsv_count(const char *path, enum tsv_format fmt, size_t *n, struct err *e)

@@ -82,8 +82,9 @@ struct tsv_reader {
     char *numbuf; /* tsv_json_get scratch */
 };
 
-/* Open path for reading in format fmt.  Errors: cannot open (ERR_IO, names the
- * path and the system reason); out of memory. */
+/* Open path for reading in format fmt.  Errors: cannot open, or not a regular file (a FIFO,
+ * a device: refused before it can block; ERR_IO naming the path, base/readfile.h); out of
+ * memory. */
 int tsv_open(struct tsv_reader *r, const char *path, enum tsv_format fmt, bool skip_bad,
              struct err *e);
 
@@ -102,6 +103,10 @@ int tsv_bad_row(struct tsv_reader *r, struct err *e, const char *fmt, ...)
  * number in shortest round-trip form ("1", "0.5"), true/false; NULL when the key
  * is absent or null, or an array/object.  The pointer is valid until the next call. */
 const char *tsv_json_get(struct tsv_reader *r, const char *key);
+
+/* JSONL: what the current object holds at key, for messages where tsv_json_get gave NULL:
+ * "no such key", "null", "a list" or "an object" (static strings). */
+const char *tsv_json_found(const struct tsv_reader *r, const char *key);
 
 /* Close and free; NULL-safe, idempotent. */
 void tsv_close(struct tsv_reader *r);

@@ -339,13 +339,16 @@ int wn_read_file(const char *path, size_t limit, char **buf, size_t *len, struct
 {
     *buf = NULL;
     *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    FILE *f;
+    if (readfile_fopen(path, &f, e)) {
+        if (errno != ENOENT && errno != ENOTDIR)
+            return e->code; /* there, but not a regular file or not readable */
         return ERR_SET(e, ERR_IO,
                        "cannot open %s: %s; the WordNet tasks need the WordNet 3.0 database: "
                        "install the Debian package wordnet-base (apt-get install wordnet-base) "
                        "or set wordnet_dir",
                        path, strerror(errno));
+    }
     int rc = readfile_bounded(f, limit, buf, len);
     fclose(f);
     if (rc == ERR_LIMIT)

@@ -15,6 +15,7 @@
 #include "model/text/tokenizer.h"
 #include "harness/report/plots.h"
 #include "harness/cli/demo.h"
+#include "harness/sweep/export.h"
 #include "harness/sweep/predict.h"
 #include "harness/pretrain/pretrain.h"
 #include "harness/report/report.h"
@@ -23,6 +24,7 @@
 #include "harness/sweep/sweep.h"
 #include "tasks/task.h"
 #include "base/err.h"
+#include "base/version.h"
 
 struct subcommand {
     const char *name;
@@ -621,6 +623,7 @@ static const struct subcommand commands[] = {
     {"compare", "compare two results.csv (nightly): exit 1 on a regression", cmd_compare},
     {"slurm", "write (and --submit) a Slurm job array of the trials not yet done", cmd_slurm},
     {"predict", "run a saved model + adapter on a task split or a file of texts", predict_main},
+    {"export", "write a saved lora/ia3 adapter in HF PEFT's layout (--format peft)", export_main},
     {"methods", "list the PEFT methods with their hyperparameters", cmd_methods},
     {"tasks", "list the tasks with kind, labels, metric and split sizes", cmd_tasks},
     {"init-model", "write a randomly initialised BERT model directory", cmd_init_model},

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/report/aggregate.h"
 #include "base/strfmt.h"
+#include "harness/report/aggregate.h"
 
 void compare_opts_default(struct compare_opts *o)
 {
@@ -59,8 +59,7 @@ static int side_load(struct side *s, const char *path, const char *what, struct 
     size_t o = 0;
     for (size_t k = 0; k < NREQUIRED; k++)
         if (agg_table_col(&s->t, required[k]) < 0)
-            o = str_appendf(missing, sizeof missing, o, "%s%s",
-                                  o ? ", " : "", required[k]);
+            o = str_appendf(missing, sizeof missing, o, "%s%s", o ? ", " : "", required[k]);
     if (agg_table_col(&s->t, "trial_id") < 0)
         return ERR_SET(e, ERR_FORMAT,
                        "%s %s: not a peftbench results.csv (no trial_id column in its header)",
@@ -86,6 +85,35 @@ static int side_load(struct side *s, const char *path, const char *what, struct 
             return ERR_SET(e, ERR_FORMAT, "%s %s: trial_id %s appears twice (lines %zu and %zu)",
                            what, path, agg_table_cell(&s->t, a, s->id), s->t.lines[a],
                            s->t.lines[b]);
+    }
+    return ERR_OK;
+}
+
+/* The baseline is the reference every verdict is measured against: with no trials, or with an
+ * ok trial whose metric cannot be read, every comparison would pass without measuring
+ * anything.  Both are unusable input, named by file, line and column. */
+static int baseline_check(const struct side *s, const char *path, struct err *e)
+{
+    if (s->t.nrows == 0)
+        return ERR_SET(e, ERR_FORMAT,
+                       "baseline %s: no data rows (expected one row per trial under the header; "
+                       "a baseline without trials would pass any comparison)",
+                       path);
+    int st = agg_table_col(&s->t, "status"), pv = agg_table_col(&s->t, "primary_value");
+    for (size_t r = 0; r < s->t.nrows; r++) {
+        const char *v = agg_table_cell(&s->t, r, pv);
+        double x;
+        if (strcmp(agg_table_cell(&s->t, r, st), "ok") != 0 || agg_parse_num(v, &x))
+            continue;
+        char found[80];
+        if (v[0])
+            snprintf(found, sizeof found, "'%.60s'", v);
+        else
+            snprintf(found, sizeof found, "an empty cell");
+        return ERR_SET(e, ERR_FORMAT,
+                       "baseline %s:%zu: column %d (primary_value): trial %.40s has status ok, so "
+                       "a finite number was expected, found %s",
+                       path, s->t.lines[r], pv + 1, agg_table_cell(&s->t, r, s->id), found);
     }
     return ERR_OK;
 }
@@ -129,8 +157,10 @@ static const char *cell(const struct side *s, size_t row, const char *col)
 /* The verdict of one matched trial, and the cells of its table row. */
 struct row_cmp {
     bool regressed, improved;
-    double speed_ratio; /* current / baseline normalized throughput, NaN when not comparable */
-    char why[160]; /* "metric, speed" */
+    double speed_ratio; /* current / baseline normalized throughput, NaN when not comparable
+                           or when a calibration is missing (a raw tok/s ratio compares the
+                           machines too: it is judged for the trial, not pooled for the sweep) */
+    char why[160];      /* "metric, speed" */
     char better[160];
     char metric[96], speed[96], mem[96], params[96];
 };
@@ -206,7 +236,7 @@ static void cmp_speed(struct row_cmp *r, double tb, double cb, double tc, double
     double nb = calibrated ? tb / cb : tb, nc = calibrated ? tc / cc : tc, ratio = nc / nb;
     snprintf(r->speed, sizeof r->speed, "%.1f -> %.1f (x%.2f)%s", nb, nc, ratio,
              calibrated ? "" : " raw tok/s");
-    r->speed_ratio = ratio;
+    r->speed_ratio = calibrated ? ratio : (double)NAN;
     if (ratio < 1.0 - tol) {
         r->regressed = true;
         note(r->why, sizeof r->why, "speed");
@@ -289,12 +319,21 @@ static void sweep_speed(struct compare_summary *sum, double logsum, const struct
                         FILE *out)
 {
     sum->speed_gmean = sum->speed_trials ? exp(logsum / sum->speed_trials) : (double)NAN;
-    if (!sum->speed_trials)
+    if (sum->speed_trials < COMPARE_SWEEP_MIN_TRIALS) {
+        /* The mean of one ratio is that trial's own, already judged at its own tolerance:
+         * judging it again, tighter, would contradict the verdict printed on its line. */
+        if (sum->matched)
+            fprintf(out,
+                    "throughput over the sweep: not judged (%d trial%s with a calibration "
+                    "on both sides; it takes %d)\n",
+                    sum->speed_trials, sum->speed_trials == 1 ? "" : "s", COMPARE_SWEEP_MIN_TRIALS);
         return;
+    }
     sum->sweep_slower = sum->speed_gmean < 1.0 - o->sweep_speed_tol;
     sum->regressions += sum->sweep_slower;
-    fprintf(out, "%sthroughput over the sweep (geometric mean of %d trials' ratios): x%.3f "
-                 "(tolerance %g%%)\n",
+    fprintf(out,
+            "%sthroughput over the sweep (geometric mean of %d trials' ratios): x%.3f "
+            "(tolerance %g%%)\n",
             sum->sweep_slower ? "REGRESSION: " : "", sum->speed_trials, sum->speed_gmean,
             100.0 * o->sweep_speed_tol);
 }
@@ -312,6 +351,8 @@ int compare_files(const char *baseline, const char *current, const struct compar
     struct side b, c;
     memset(&c, 0, sizeof c);
     int rc = side_load(&b, baseline, "baseline", e);
+    if (rc == ERR_OK)
+        rc = baseline_check(&b, baseline, e);
     if (rc == ERR_OK)
         rc = side_load(&c, current, "current", e);
     if (rc) {

@@ -15,6 +15,11 @@
  *     not a regression: ratio cur/base < 1 - speed_tol is a regression,
  *     > 1 + speed_tol an improvement (raw tokens/s when a calibration is
  *     missing, marked so);
+ *   - over the sweep, the geometric mean of the normalized ratios (trials
+ *     with a calibration on both sides only: a raw ratio measures the
+ *     machines too) < 1 - sweep_speed_tol is one more regression, judged
+ *     from COMPARE_SWEEP_MIN_TRIALS such trials on (the mean of one ratio is
+ *     that trial's own, already judged at speed_tol);
  *   - peak memory (mem_peak_total, the accountant's), relative: ratio
  *     > 1 + mem_tol is a regression, < 1 - mem_tol an improvement.
  * Trials missing from CURRENT count as regressions (a benchmark that
@@ -22,7 +27,9 @@
  * CURRENT are listed as new.
  *
  * Unusable input (missing file, not a results CSV, a required column
- * missing, duplicate trial ids) is an error, distinct from a regression.
+ * missing, duplicate trial ids, a baseline without data rows, an ok baseline
+ * trial whose primary_value is empty, NaN or not a number) is an error,
+ * distinct from a regression.
  */
 #ifndef HARNESS_COMPARE_H
 #define HARNESS_COMPARE_H
@@ -32,25 +39,28 @@
 
 #include "base/err.h"
 
+#define COMPARE_SWEEP_MIN_TRIALS 2 /* normalized ratios needed for the sweep-level verdict */
+
 struct compare_opts {
-    double metric_tol;  /* 0.01: absolute, on primary_value */
-    double speed_tol;   /* 0.15: relative, on one trial's normalized throughput */
+    double metric_tol;      /* 0.01: absolute, on primary_value */
+    double speed_tol;       /* 0.15: relative, on one trial's normalized throughput */
     double sweep_speed_tol; /* 0.10: relative, on the geometric mean over all matched trials */
-    double mem_tol;     /* 0.10: relative, on mem_peak_total */
-    bool allow_missing; /* trials missing from CURRENT are not regressions */
+    double mem_tol;         /* 0.10: relative, on mem_peak_total */
+    bool allow_missing;     /* trials missing from CURRENT are not regressions */
 };
 
 struct compare_summary {
     int matched;
-    int regressed;   /* matched trials with at least one regression */
-    int improved;    /* matched trials with an improvement and no regression */
-    int missing;     /* in BASELINE, not in CURRENT */
-    int added;       /* in CURRENT, not in BASELINE */
-    int regressions; /* regressed + (missing unless allow_missing) + sweep slowdown: the exit
-                        decision */
-    int speed_trials;     /* trials in the sweep-level throughput ratio */
-    double speed_gmean;   /* geometric mean of their normalized-throughput ratios (NaN: none) */
-    bool sweep_slower;    /* speed_gmean < 1 - sweep_speed_tol */
+    int regressed;      /* matched trials with at least one regression */
+    int improved;       /* matched trials with an improvement and no regression */
+    int missing;        /* in BASELINE, not in CURRENT */
+    int added;          /* in CURRENT, not in BASELINE */
+    int regressions;    /* regressed + (missing unless allow_missing) + sweep slowdown: the exit
+                           decision */
+    int speed_trials;   /* trials in the sweep-level throughput ratio (calibrated ones) */
+    double speed_gmean; /* geometric mean of their normalized-throughput ratios (NaN: none) */
+    bool sweep_slower;  /* speed_gmean < 1 - sweep_speed_tol, with speed_trials >=
+                           COMPARE_SWEEP_MIN_TRIALS */
 };
 
 /* The defaults above. */

@@ -1,71 +1,143 @@
+/*
+ * predict: the `peftbench predict` command (see predict.h): options, the adapter's recorded
+ * settings against the flags, the forward passes and the predictions file.
+ */
 #include "harness/sweep/predict.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "methods/persist.h"
-#include "methods/registry.h"
-#include "model/arch/model.h"
-#include "model/text/tokenizer.h"
+#include "base/strbuf.h"
+#include "harness/sweep/adapter_dir.h"
+#include "harness/sweep/predict_input.h"
 #include "harness/sweep/results.h"
-#include "tasks/batching.h"
-#include "tasks/task.h"
-#include "tasks/tsv.h"
 #include "harness/sweep/train.h"
+#include "methods/registry.h"
+#include "tasks/batching.h"
+
+#define PREDICT_DEFAULT_SEQ_LEN 128 /* for adapters that do not record theirs */
 
 struct popts {
-    const char *model, *adapter, *task, *split, *input, *out, *data_dir;
-    int max_seq_len, batch;
-    long seed, max_examples;
+    const char *model, *adapter, *out;
+    struct predict_source src;
+    int max_seq_len; /* 0: the adapter's */
+    int batch;
     bool merged, strict;
 };
 
 static const char usage[] =
-    "usage: peftbench predict MODEL_DIR --adapter DIR (--task NAME [--split dev|test|train] | "
-    "--input FILE) --out FILE [--merged] [--data-dir D] [--max-seq-len N] [--batch-size B]\n"
-    "                         [--seed S --max-examples N]   (the trial's seed and max_dev)\n"
-    "                         [--strict]   (NaN/Inf in the loaded weights is an error)\n";
+    "usage: peftbench predict [MODEL] --adapter DIR --out FILE\n"
+    "         [--task NAME [--split dev|test|train|dev_mismatched] [--sweep FILE]\n"
+    "          | --input FILE [--text-col NAME] [--text-b-col NAME]]\n"
+    "         [--max-seq-len N] [--batch-size B] [--data-dir D] [--seed S --max-examples N]\n"
+    "         [--merged] [--strict]\n"
+    "  DIR: an adapter saved by `run` (save_adapters) or an HF PEFT directory (LoRA, IA3).\n"
+    "  MODEL (a directory or builtin:NAME), the task, its labels, max_seq_len and the\n"
+    "  tokenizer settings default to what the adapter recorded; overriding one is a warning.\n"
+    "  --sweep FILE finds a file task in the sweep that declares it.  S, N: the trial's seed\n"
+    "  and max_dev, to score the subsample the sweep scored.  --strict: NaN/Inf in the loaded\n"
+    "  weights is an error.  Exit 0 done, 2 usage or unusable input, 1 --strict or a failure\n"
+    "  while predicting or writing.\n";
+
+static int bad_value(const char *flag, const char *v, const char *want, FILE *errf)
+{
+    fprintf(errf, "peftbench predict: %s expects %s, got '%s'\n", flag, want, v);
+    return 2;
+}
+
+/* An integer flag value in [lo, hi] into *x. */
+static int parse_long(const char *flag, const char *v, long lo, long hi, long *x, FILE *errf)
+{
+    char *end;
+    errno = 0;
+    *x = strtol(v, &end, 10);
+    if (errno || end == v || *end || *x < lo || *x > hi) {
+        char want[64];
+        snprintf(want, sizeof want, "an integer in [%ld, %ld]", lo, hi);
+        return bad_value(flag, v, want, errf);
+    }
+    return 0;
+}
+
+/* The slot of a flag that takes a string, or NULL. */
+static const char **string_slot(struct popts *o, const char *a)
+{
+    struct predict_source *s = &o->src;
+    const struct {
+        const char *flag;
+        const char **slot;
+    } t[] = {{"--adapter", &o->adapter},   {"--out", &o->out},
+             {"--task", &s->task},         {"--split", &s->split},
+             {"--sweep", &s->sweep},       {"--input", &s->input},
+             {"--text-col", &s->text_col}, {"--text-b-col", &s->text_b_col},
+             {"--data-dir", &s->data_dir}};
+    for (size_t i = 0; i < sizeof t / sizeof *t; i++)
+        if (strcmp(a, t[i].flag) == 0)
+            return t[i].slot;
+    return NULL;
+}
+
+static bool is_int_flag(const char *a)
+{
+    return strcmp(a, "--seed") == 0 || strcmp(a, "--max-examples") == 0 ||
+           strcmp(a, "--max-seq-len") == 0 || strcmp(a, "--batch-size") == 0;
+}
+
+/* The value v of an integer flag a (is_int_flag); 0, or 2 after a message. */
+static int int_flag(struct popts *o, const char *a, const char *v, FILE *errf)
+{
+    if (strcmp(a, "--seed") == 0)
+        return parse_long(a, v, 0, LONG_MAX, &o->src.seed, errf);
+    if (strcmp(a, "--max-examples") == 0)
+        return parse_long(a, v, 0, LONG_MAX, &o->src.max_examples, errf);
+    bool len = strcmp(a, "--max-seq-len") == 0;
+    long x;
+    int rc = parse_long(a, v, len ? 3 : 1, 100000, &x, errf);
+    if (rc == 0)
+        *(len ? &o->max_seq_len : &o->batch) = (int)x;
+    return rc;
+}
+
+/* Combinations the flags alone rule out. */
+static int check_combination(const struct popts *o, FILE *errf)
+{
+    const char *why = !o->adapter                    ? "--adapter DIR is required"
+                      : !o->out                      ? "--out FILE is required"
+                      : o->src.task && o->src.input  ? "--task and --input exclude each other"
+                      : o->src.input && o->src.sweep ? "--sweep goes with a task, not --input"
+                      : !o->src.input && (o->src.text_col || o->src.text_b_col)
+                          ? "--text-col and --text-b-col go with --input"
+                          : NULL;
+    if (!why)
+        return 0;
+    fprintf(errf, "peftbench predict: %s\n%s", why, usage);
+    return 2;
+}
 
 static int parse(struct popts *o, int argc, char **argv, FILE *errf)
 {
     memset(o, 0, sizeof *o);
-    o->split = "dev";
-    o->max_seq_len = 128;
+    o->src.split = "dev";
     o->batch = 64;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        const char **slot = strcmp(a, "--adapter") == 0    ? &o->adapter
-                            : strcmp(a, "--task") == 0     ? &o->task
-                            : strcmp(a, "--split") == 0    ? &o->split
-                            : strcmp(a, "--input") == 0    ? &o->input
-                            : strcmp(a, "--out") == 0      ? &o->out
-                            : strcmp(a, "--data-dir") == 0 ? &o->data_dir
-                                                           : NULL;
-        if (slot && v) {
-            *slot = v;
-            i++;
-        } else if (strcmp(a, "--merged") == 0) {
+        const char **slot = string_slot(o, a);
+        if (strcmp(a, "--merged") == 0) {
             o->merged = true;
         } else if (strcmp(a, "--strict") == 0) {
             o->strict = true;
-        } else if ((strcmp(a, "--seed") == 0 || strcmp(a, "--max-examples") == 0) && v) {
-            char *end;
-            long x = strtol(v, &end, 10);
-            if (*end || x < 0) {
-                fprintf(errf, "peftbench predict: %s expects an integer >= 0, got '%s'\n", a, v);
-                return 2;
-            }
-            *(strcmp(a, "--seed") == 0 ? &o->seed : &o->max_examples) = x;
-            i++;
-        } else if ((strcmp(a, "--max-seq-len") == 0 || strcmp(a, "--batch-size") == 0) && v) {
-            int x = atoi(v);
-            if (x < 3 || x > 100000) {
-                fprintf(errf, "peftbench predict: %s expects an integer >= 3, got '%s'\n", a, v);
-                return 2;
-            }
-            *(strcmp(a, "--batch-size") == 0 ? &o->batch : &o->max_seq_len) = x;
-            i++;
+        } else if ((slot || is_int_flag(a)) && !v) {
+            fprintf(errf, "peftbench predict: %s needs a value\n%s", a, usage);
+            return 2;
+        } else if (slot) {
+            *slot = argv[++i];
+        } else if (is_int_flag(a)) {
+            int rc = int_flag(o, a, argv[++i], errf);
+            if (rc)
+                return rc;
         } else if (a[0] != '-' && !o->model) {
             o->model = a;
         } else {
@@ -73,161 +145,36 @@ static int parse(struct popts *o, int argc, char **argv, FILE *errf)
             return 2;
         }
     }
-    if (!o->model || !o->adapter || !o->out || (!o->task == !o->input)) {
-        fprintf(errf, "%s", usage);
-        return 2;
+    return check_combination(o, errf);
+}
+
+/* ---- settings ------------------------------------------------------------------------ */
+
+/* max_seq_len into *L: the flag (a warning when it is not the recorded one), else the
+ * recorded one, else PREDICT_DEFAULT_SEQ_LEN or the model's positions when fewer (said once).
+ * A length beyond the model's positions is an error. */
+static int seq_len(const struct popts *o, const struct persist_meta *meta, const struct model *m,
+                   int *L, FILE *errf, struct err *e)
+{
+    const int rec = meta->max_seq_len;
+    const int P = m->cfg.max_position_embeddings -
+                  (m->head == HEAD_ROBERTA ? m->cfg.pad_token_id + 1 : 0); /* usable positions */
+    if (o->max_seq_len && rec && o->max_seq_len != rec)
+        fprintf(errf,
+                "peftbench predict: warning: --max-seq-len %d overrides the adapter's %d (the "
+                "length it was trained with)\n",
+                o->max_seq_len, rec);
+    *L = o->max_seq_len ? o->max_seq_len : rec;
+    if (!*L) {
+        *L = P < PREDICT_DEFAULT_SEQ_LEN ? P : PREDICT_DEFAULT_SEQ_LEN;
+        fprintf(errf,
+                "peftbench predict: the adapter records no max_seq_len: using %d "
+                "(--max-seq-len N sets it)\n",
+                *L);
     }
-    return 0;
-}
-
-/* Read --input: TSV (header with text[, text_b][, label]) or JSONL (same keys). */
-static int read_input(const char *path, struct task_data *td, int C, struct err *e)
-{
-    int fmt = tsv_format_from_path(path);
-    struct tsv_reader r;
-    if (tsv_open(&r, path, fmt < 0 ? TSV_QUOTED : (enum tsv_format)fmt, false, e))
-        return e->code;
-    int col[3] = {-1, -1, -1}, rc;
-    const char *names[3] = {"text", "text_b", "label"};
-    td->kind = C == 1 ? TASK_REGRESSION : TASK_SINGLE;
-    td->nlabels = C;
-    while ((rc = tsv_next(&r, e)) == 1) {
-        const char *f[3] = {NULL, NULL, NULL};
-        if (r.fmt == TSV_JSONL) {
-            for (int k = 0; k < 3; k++)
-                f[k] = tsv_json_get(&r, names[k]);
-        } else if (col[0] < 0) { /* header */
-            for (size_t k = 0; k < r.nfields; k++)
-                for (int j = 0; j < 3; j++)
-                    if (strcmp(r.fields[k], names[j]) == 0)
-                        col[j] = (int)k;
-            if (col[0] < 0) {
-                rc = ERR_SET(e, ERR_FORMAT, "%s:%zu: the header needs a 'text' column", path,
-                             r.line);
-                break;
-            }
-            continue;
-        } else {
-            for (int j = 0; j < 3; j++)
-                f[j] = col[j] >= 0 && (size_t)col[j] < r.nfields ? r.fields[col[j]] : NULL;
-        }
-        if (!f[0]) {
-            rc = ERR_SET(e, ERR_FORMAT, "%s:%zu: no text", path, r.line);
-            break;
-        }
-        if (f[1])
-            td->kind = TASK_PAIR;
-        int label = f[2] && C > 1 ? atoi(f[2]) : -1;
-        float target = f[2] && C == 1 ? strtof(f[2], NULL) : 0.0f;
-        if ((rc = split_push(&td->dev, f[0], f[1], label, target, r.line, e)) != 0)
-            break;
-    }
-    td->dev.labeled = false;
-    tsv_close(&r);
-    return rc < 0 ? rc : ERR_OK;
-}
-
-static const struct split *pick_split(const struct task_data *td, const char *name)
-{
-    if (strcmp(name, "train") == 0)
-        return &td->train;
-    if (strcmp(name, "test") == 0)
-        return &td->test;
-    if (strcmp(name, "dev_mismatched") == 0)
-        return &td->dev_mm;
-    return strcmp(name, "dev") == 0 ? &td->dev : NULL;
-}
-
-static int write_predictions(const struct popts *o, const struct task_data *td,
-                             const struct split *sp, const float *logits, int C, struct err *e)
-{
-    size_t cap = sp->n * (size_t)(C + 3) * 24 + 64, n = 0;
-    char *buf = malloc(cap);
-    if (!buf)
-        return ERR_SET(e, ERR_NOMEM, "out of memory writing %s", o->out);
-    for (size_t i = 0; i < sp->n; i++) {
-        const float *row = logits + i * (size_t)C;
-        n += (size_t)snprintf(buf + n, cap - n, "%llu", (unsigned long long)sp->ex[i].id);
-        int best = 0;
-        for (int c = 0; c < C; c++) {
-            n += (size_t)snprintf(buf + n, cap - n, "\t%.9g", (double)row[c]);
-            if (row[c] > row[best])
-                best = c;
-        }
-        if (C == 1)
-            n += (size_t)snprintf(buf + n, cap - n, "\t%.9g", (double)row[0]);
-        else if (td->label_names)
-            n += (size_t)snprintf(buf + n, cap - n, "\t%s", td->label_names[best]);
-        else
-            n += (size_t)snprintf(buf + n, cap - n, "\t%d", best);
-        if (sp->labeled && C == 1)
-            n += (size_t)snprintf(buf + n, cap - n, "\t%.9g", (double)sp->ex[i].target);
-        else if (sp->labeled && td->label_names)
-            n += (size_t)snprintf(buf + n, cap - n, "\t%s", td->label_names[sp->ex[i].label]);
-        else if (sp->labeled)
-            n += (size_t)snprintf(buf + n, cap - n, "\t%d", sp->ex[i].label);
-        n += (size_t)snprintf(buf + n, cap - n, "\n");
-    }
-    int rc = results_write_atomic(o->out, buf, n, e);
-    free(buf);
-    return rc;
-}
-
-static int print_metrics(const struct task_data *td, const struct split *sp, const float *logits,
-                         int C, FILE *out, struct err *e)
-{
-    int *pred = calloc(sp->n, sizeof(int));
-    float *pf = calloc(sp->n, sizeof(float));
-    int rc = (!pred || !pf) ? ERR_SET(e, ERR_NOMEM, "out of memory") : ERR_OK;
-    for (size_t i = 0; rc == ERR_OK && i < sp->n; i++) {
-        const float *row = logits + i * (size_t)C;
-        pf[i] = row[0];
-        for (int c = 1; c < C; c++)
-            if (row[c] > row[pred[i]])
-                pred[i] = c;
-    }
-    struct metric_result mr;
-    if (rc == ERR_OK)
-        rc = task_score(td, sp, pred, pf, &mr, e);
-    for (int id = 0; rc == ERR_OK && id < METRIC_COUNT; id++)
-        if (mr.mask & METRIC_BIT(id))
-            fprintf(out, "%s %.6f\n", metric_name(id), mr.value[id]);
-    free(pred);
-    free(pf);
-    return rc;
-}
-
-static int load_data(const struct popts *o, int C, struct task_data *td, struct err *e)
-{
-    if (o->input)
-        return read_input(o->input, td, C, e);
-    const struct task_def *def = task_lookup(o->task, "--task", e);
-    if (!def)
-        return e->code;
-    struct task_params p;
-    task_params_init(&p);
-    p.data_dir = o->data_dir ? o->data_dir : getenv("PEFTBENCH_DATA");
-    /* the same seeded subsample a trial with max_dev = N and this seed evaluated on */
-    p.seed = (uint64_t)o->seed;
-    p.max_train = p.max_dev = p.max_test = (size_t)o->max_examples;
-    return task_load(td, def, &p, e);
-}
-
-static int adapter_labels(const char *dir, int *C, struct err *e)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s/adapter_config.json", dir);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return ERR_SET(e, ERR_IO, "cannot open %s", path);
-    char buf[65536];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *k = strstr(buf, "\"num_labels\"");
-    *C = k ? atoi(strchr(k, ':') + 1) : 0;
-    if (*C < 1)
-        return ERR_SET(e, ERR_FORMAT, "%s: no valid num_labels", path);
+    if (*L > P)
+        return ERR_SET(e, ERR_RANGE, "%s %d exceeds the model's %d positions",
+                       o->max_seq_len ? "--max-seq-len" : "the adapter's max_seq_len", *L, P);
     return ERR_OK;
 }
 
@@ -241,66 +188,186 @@ static int check_weights(const struct popts *o, const struct model *m, FILE *err
     return ERR_OK;
 }
 
-static int predict(const struct popts *o, FILE *out, FILE *errf, struct err *e)
-{
-    int C = 0, nm = 0, rc;
+/* ---- the run ------------------------------------------------------------------------- */
+
+struct pstate {
+    struct persist_meta meta;
+    char model_dir[PERSIST_PATH_MAX];
     struct mem_acct acct;
-    mem_acct_init(&acct);
     struct model m;
+    bool have_model;
     struct method_inst mi[PERSIST_MAX_METHODS];
+    int nm;
     struct task_data td;
-    memset(&td, 0, sizeof td);
-    struct tokenizer *tok = NULL;
+    const struct split *sp; /* borrowed: a split of td */
+    struct tokenizer *tok;
     struct tok_split ts;
-    memset(&ts, 0, sizeof ts);
-    float *logits = NULL;
-    if (adapter_labels(o->adapter, &C, e) || model_load_dir(&m, o->model, C, 1, &acct, e))
-        return e->code;
-    rc = persist_load(o->adapter, &m, mi, &nm, 1, e);
-    if (rc == ERR_OK)
-        rc = check_weights(o, &m, errf, e);
-    for (int i = 0; rc == ERR_OK && o->merged && i < nm; i++)
-        if (mi[i].ops->merge)
-            rc = method_merge(&mi[i], &m, e);
-    if (rc == ERR_OK)
-        rc = load_data(o, C, &td, e);
-    const struct split *sp = rc == ERR_OK && o->task ? pick_split(&td, o->split) : &td.dev;
-    if (rc == ERR_OK && !sp)
-        rc = ERR_SET(e, ERR_CONFIG, "--split %s: expected train, dev, test or dev_mismatched",
-                     o->split);
-    if (rc == ERR_OK)
-        rc = tokenizer_load_dir(&tok, o->model, e);
-    if (rc == ERR_OK)
-        rc = batching_tokenize(&ts, sp, td.kind, tok, o->max_seq_len, e);
-    if (rc == ERR_OK && !(logits = calloc(sp->n * (size_t)C + 1, sizeof(float))))
-        rc = ERR_SET(e, ERR_NOMEM, "out of memory");
-    if (rc == ERR_OK)
-        rc = train_predict(&m, &ts, o->batch, C == 1, NULL, NULL, logits, NULL, e);
-    if (rc == ERR_OK)
-        rc = write_predictions(o, &td, sp, logits, C, e);
-    if (rc == ERR_OK && sp->labeled)
-        rc = print_metrics(&td, sp, logits, C, out, e);
-    free(logits);
-    tok_split_free(&ts);
-    tokenizer_free(tok);
-    task_data_free(&td);
-    for (int i = nm; i-- > 0;)
-        method_destroy(&mi[i]);
-    model_destroy(&m);
+    int C, L;
+    float *logits; /* (sp->n, C) */
+};
+
+static void pstate_free(struct pstate *s)
+{
+    free(s->logits);
+    tok_split_free(&s->ts);
+    tokenizer_free(s->tok);
+    task_data_free(&s->td);
+    for (int i = s->nm; i-- > 0;)
+        method_destroy(&s->mi[i]);
+    if (s->have_model)
+        model_destroy(&s->m);
+    persist_meta_free(&s->meta);
+}
+
+static int fail(FILE *errf, const struct err *e, int status)
+{
+    fprintf(errf, "peftbench predict: %s\n", e->msg);
+    return status;
+}
+
+/* Everything before the forward passes; 0, or the exit status after a message. */
+static int prepare(const struct popts *o, struct pstate *s, FILE *errf)
+{
+    struct err e;
+    err_clear(&e);
+    if (persist_read_meta(o->adapter, &s->meta, &e))
+        return fail(errf, &e, 2);
+    s->C = s->meta.num_labels;
+    if (predict_input_load(&o->src, &s->meta, &s->td, &s->sp, errf, &e))
+        return fail(errf, &e, 2);
+    if (adapter_resolve_model("predict", o->adapter, &s->meta, o->model, s->model_dir,
+                              sizeof s->model_dir, errf))
+        return 2;
+    mem_acct_init(&s->acct);
+    if (adapter_load_model(o->adapter, &s->meta, s->model_dir, &s->m, s->mi, &s->nm, &s->acct, &e))
+        return fail(errf, &e, 2);
+    s->have_model = true;
+    if (check_weights(o, &s->m, errf, &e))
+        return fail(errf, &e, 1);
+    if (seq_len(o, &s->meta, &s->m, &s->L, errf, &e) ||
+        adapter_tokenizer("predict", &s->tok, s->model_dir, &s->meta, errf, &e) ||
+        batching_tokenize(&s->ts, s->sp, s->td.kind, s->tok, s->L, &e))
+        return fail(errf, &e, 2);
+    for (int i = 0; o->merged && i < s->nm; i++)
+        if (s->mi[i].ops->merge && method_merge(&s->mi[i], &s->m, &e))
+            return fail(errf, &e, 1);
+    return 0;
+}
+
+/* Header: id, one logit column per class (or value), predicted, and gold when labeled. */
+static void write_header(struct strbuf *b, char *const *names, int C, bool labeled)
+{
+    strbuf_str(b, "id");
+    for (int c = 0; c < C; c++) {
+        if (C == 1)
+            strbuf_str(b, "\tvalue");
+        else if (names)
+            strbuf_printf(b, "\tlogit_%s", names[c]);
+        else
+            strbuf_printf(b, "\tlogit_%d", c);
+    }
+    strbuf_str(b, labeled ? "\tpredicted\tgold\n" : "\tpredicted\n");
+}
+
+/* A class as its name when known, else its index; an empty cell for none (c < 0). */
+static void put_class(struct strbuf *b, char *const *names, int c)
+{
+    if (c < 0)
+        strbuf_str(b, "\t");
+    else if (names)
+        strbuf_printf(b, "\t%s", names[c]);
+    else
+        strbuf_printf(b, "\t%d", c);
+}
+
+static int write_predictions(const char *path, const struct pstate *s, struct err *e)
+{
+    char *const *names = s->meta.label_names ? s->meta.label_names : s->td.label_names;
+    const struct split *sp = s->sp;
+    const int C = s->C;
+    struct strbuf b = {0};
+    write_header(&b, names, C, sp->labeled);
+    for (size_t i = 0; i < sp->n; i++) {
+        const float *row = s->logits + i * (size_t)C;
+        strbuf_printf(&b, "%llu", (unsigned long long)sp->ex[i].id);
+        int best = 0;
+        for (int c = 0; c < C; c++) {
+            strbuf_printf(&b, "\t%.9g", (double)row[c]);
+            if (row[c] > row[best])
+                best = c;
+        }
+        if (C == 1)
+            strbuf_printf(&b, "\t%.9g", (double)row[0]);
+        else
+            put_class(&b, names, best);
+        if (sp->labeled && C == 1)
+            strbuf_printf(&b, "\t%.9g", (double)sp->ex[i].target);
+        else if (sp->labeled)
+            put_class(&b, names, sp->ex[i].label);
+        strbuf_str(&b, "\n");
+    }
+    size_t len = b.n;
+    char *text = strbuf_take(&b);
+    if (!text)
+        return ERR_SET(e, ERR_NOMEM, "out of memory writing %s", path);
+    int rc = results_write_atomic(path, text, len, e);
+    free(text);
     return rc;
+}
+
+static int print_metrics(const struct pstate *s, FILE *out, struct err *e)
+{
+    const struct split *sp = s->sp;
+    int *pred = calloc(sp->n, sizeof(int));
+    float *pf = calloc(sp->n, sizeof(float));
+    int rc = (!pred || !pf) ? ERR_SET(e, ERR_NOMEM, "out of memory") : ERR_OK;
+    for (size_t i = 0; rc == ERR_OK && i < sp->n; i++) {
+        const float *row = s->logits + i * (size_t)s->C;
+        pf[i] = row[0];
+        for (int c = 1; c < s->C; c++)
+            if (row[c] > row[pred[i]])
+                pred[i] = c;
+    }
+    struct metric_result mr;
+    if (rc == ERR_OK)
+        rc = task_score(&s->td, sp, pred, pf, &mr, e);
+    for (int id = 0; rc == ERR_OK && id < METRIC_COUNT; id++)
+        if (mr.mask & METRIC_BIT(id))
+            fprintf(out, "%s %.6f\n", metric_name(id), mr.value[id]);
+    free(pred);
+    free(pf);
+    return rc;
+}
+
+/* The forward passes, the file and the metrics; 0 or 1 after a message. */
+static int compute(const struct popts *o, struct pstate *s, FILE *out, FILE *errf)
+{
+    struct err e;
+    err_clear(&e);
+    int rc = (s->logits = calloc(s->sp->n * (size_t)s->C + 1, sizeof(float)))
+                 ? ERR_OK
+                 : ERR_SET(&e, ERR_NOMEM, "out of memory");
+    if (rc == ERR_OK)
+        rc = train_predict(&s->m, &s->ts, o->batch, s->C == 1, NULL, NULL, s->logits, NULL, &e);
+    if (rc == ERR_OK)
+        rc = write_predictions(o->out, s, &e);
+    if (rc == ERR_OK && s->sp->labeled)
+        rc = print_metrics(s, out, &e);
+    return rc ? fail(errf, &e, 1) : 0;
 }
 
 int predict_main(int argc, char **argv, FILE *out, FILE *errf)
 {
     struct popts o;
-    int rc = parse(&o, argc, argv, errf);
-    if (rc)
-        return rc;
-    struct err e;
-    err_clear(&e);
-    if (predict(&o, out, errf, &e)) {
-        fprintf(errf, "peftbench predict: %s\n", e.msg);
-        return 1;
-    }
-    return 0;
+    int status = parse(&o, argc, argv, errf);
+    if (status)
+        return status;
+    struct pstate s;
+    memset(&s, 0, sizeof s);
+    persist_meta_init(&s.meta);
+    status = prepare(&o, &s, errf);
+    if (status == 0)
+        status = compute(&o, &s, out, errf);
+    pstate_free(&s);
+    return status;
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "harness/bench/bench.h"
+#include "harness/sweep/adapter_record.h"
 #include "methods/persist.h"
 #include "methods/registry.h"
 #include "model/arch/model.h"
@@ -101,9 +102,8 @@ int run_resolve_model(const char *model, char *dir, size_t n, FILE *errf)
     return 0;
 }
 
-/* Fill p->file from a file-task declaration of the sweep. */
-static void file_task_params(struct task_params *p, const struct file_task_decl *d,
-                             const char **labels, int *nlabels)
+void run_file_task_params(struct task_params *p, const struct file_task_decl *d,
+                          const char **labels, int *nlabels)
 {
     struct file_task *f = &p->file;
     f->name = d->name;
@@ -161,7 +161,7 @@ static int load_entry(struct run_ctx *c, struct data_entry *d, const struct tria
     int nlabels = 0;
     const struct task_def *def;
     if (fd) {
-        file_task_params(&p, fd, labels, &nlabels);
+        run_file_task_params(&p, fd, labels, &nlabels);
         def = task_find("file");
     } else {
         def = task_lookup(t->task, c->sw.path, e);
@@ -481,14 +481,20 @@ static int create_methods(struct model *m, const struct trial *t, struct method_
     return ERR_OK;
 }
 
-/* Keep the trained method tensors and head under OUT/adapters/<id>/ (methods/persist.h),
- * with the backbone it was trained on named in a text file beside them. */
-static int save_adapters(const struct run_ctx *c, const struct trial *t, const struct model *m,
+/* Keep the trained method tensors and head under OUT/adapters/<id>/ (methods/persist.h)
+ * with the settings predict needs (harness/sweep/adapter_record.h), and the backbone it was
+ * trained on named in a text file beside them (read by predict for older adapters too). */
+static int save_adapters(const struct run_ctx *c, const struct trial *t,
+                         const struct task_data *td, const struct model *m,
                          const struct method_inst *mi, int nm, struct err *e)
 {
     char dir[4200], path[4300];
     snprintf(dir, sizeof dir, "%s/adapters/%s", c->out_dir, t->id);
-    if (results_mkdirs(dir, e) || persist_save(dir, m, mi, nm, e))
+    struct persist_meta meta;
+    adapter_meta_record(&meta, c->sw.model, c->model_dir, t->task, td,
+                        sweep_file_task(&c->sw, t->task) ? c->sw.path : NULL,
+                        t->train.max_seq_len, c->tok);
+    if (results_mkdirs(dir, e) || persist_save_meta(dir, m, mi, nm, &meta, e))
         return e->code;
     char text[4400];
     int n = snprintf(text, sizeof text, "%s\n", c->model_dir);
@@ -525,7 +531,7 @@ static int run_trial(struct run_ctx *c, const struct trial *t, cJSON **rec, stru
         rc = train_run(&s, &tr, e);
     }
     if (rc == ERR_OK && tr.status == TRIAL_OK && t->train.save_adapters)
-        rc = save_adapters(c, t, &m, mi, nm, e);
+        rc = save_adapters(c, t, &d->td, &m, mi, nm, e);
     if (rc == ERR_OK && tr.status != TRIAL_INTERRUPTED) {
         *rec = base_record(c, t);
         add_results(*rec, &tr, &d->td, &k, &acct);

@@ -14,6 +14,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+struct task_params;
+struct file_task_decl;
+
 struct run_opts {
     const char *sweep_path;
     const char *out_dir;       /* NULL: results/<sweep name> */
@@ -43,5 +46,11 @@ int run_collect(const char *dir, FILE *out, FILE *errf);
  * built first (harness/pretrain/pretrain.h) from configs/pretrain/NAME.yaml when missing or when
  * the config changed since the build; the build's progress goes to errf. */
 int run_resolve_model(const char *model, char *dir, size_t n, FILE *errf);
+
+/* Fill p->file (and p->skip_bad_rows) from the file-task declaration d of a sweep, the way
+ * `run` loads it; a `labels:` list is split into labels (TASK_MAX_LABELS entries, views into
+ * a static copy, so valid until the next call) and *nlabels.  Also used by `predict --sweep`. */
+void run_file_task_params(struct task_params *p, const struct file_task_decl *d,
+                          const char **labels, int *nlabels);
 
 #endif

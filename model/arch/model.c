@@ -14,7 +14,9 @@
 #include "model/engine/ops.h"
 #include "model/engine/rng.h"
 #include "model/io/safetensors.h"
+#include "model/text/tokenizer.h"
 #include "base/fileio.h"
+#include "base/readfile.h"
 
 /* ---- creation ----------------------------------------------------------- */
 
@@ -407,6 +409,31 @@ static int path_join(char *out, size_t n, const char *dir, const char *file, str
     return ERR_OK;
 }
 
+int model_check_vocab(const struct bert_config *cfg, const char *dir, struct err *e)
+{
+    char txt[4096], json[4096], cfg_path[4096];
+    if (path_join(txt, sizeof txt, dir, "vocab.txt", e) ||
+        path_join(json, sizeof json, dir, "vocab.json", e) ||
+        path_join(cfg_path, sizeof cfg_path, dir, "config.json", e))
+        return e->code;
+    bool has_txt = access(txt, F_OK) == 0, has_json = access(json, F_OK) == 0;
+    if (!has_txt && !has_json)
+        return ERR_OK; /* weights only: the caller brings its own tokenizer */
+    struct tokenizer *tok = NULL;
+    if (tokenizer_load_dir(&tok, dir, e))
+        return e->code;
+    int V = tokenizer_vocab_size(tok);
+    tokenizer_free(tok);
+    if (V <= cfg->vocab_size)
+        return ERR_OK; /* fewer is fine: checkpoints often pad the table */
+    return ERR_SET(e, ERR_CONFIG,
+                   "%s: a vocabulary of %d token ids (0..%d), more than the vocab_size %d of %s: "
+                   "ids %d..%d would index past the word embedding table (the tokenizer of "
+                   "another model?)",
+                   has_txt ? txt : json, V, V - 1, cfg->vocab_size, cfg_path, cfg->vocab_size,
+                   V - 1);
+}
+
 int model_load_dir(struct model *m, const char *dir, int num_labels, uint64_t seed,
                    struct mem_acct *acct, struct err *e)
 {
@@ -417,7 +444,12 @@ int model_load_dir(struct model *m, const char *dir, int num_labels, uint64_t se
     struct bert_config cfg;
     if (hfconfig_read(&cfg, cfg_path, e))
         return e->code;
-    int rc = model_create(m, &cfg, num_labels, acct, e);
+    int rc = model_check_vocab(&cfg, dir, e);
+    if (rc) {
+        hfconfig_free(&cfg);
+        return rc;
+    }
+    rc = model_create(m, &cfg, num_labels, acct, e);
     hfconfig_free(&cfg);
     if (rc)
         return rc;
@@ -444,9 +476,9 @@ int model_load_dir(struct model *m, const char *dir, int num_labels, uint64_t se
 
 static int copy_file(const char *src, const char *dst, struct err *e)
 {
-    FILE *in = fopen(src, "rb");
-    if (!in)
-        return ERR_SET(e, ERR_IO, "cannot read %s: %s", src, strerror(errno));
+    FILE *in;
+    if (readfile_fopen(src, &in, e))
+        return e->code;
     struct fileio_atomic a;
     int rc = fileio_atomic_open(&a, dst, e);
     char buf[65536];

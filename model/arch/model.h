@@ -66,9 +66,17 @@ void model_init_weights(struct model *m, uint64_t seed);
  * initialised (seed) and noted in load_note; a missing or misshaped backbone
  * tensor is an error naming it.  A loaded tensor holding NaN/Inf values is not
  * an error: it is described in load_warning and counted in load_nonfinite
- * (callers warn, or refuse with model_check_finite). */
+ * (callers warn, or refuse with model_check_finite).  A tokenizer in dir must fit
+ * the config (model_check_vocab). */
 int model_load_dir(struct model *m, const char *dir, int num_labels, uint64_t seed,
                    struct mem_acct *acct, struct err *e);
+
+/* The tokenizer in dir (vocab.txt, or vocab.json + merges.txt; none: nothing to check) against
+ * cfg, dir's config.json: a vocabulary with more token ids than cfg->vocab_size is ERR_CONFIG
+ * naming both files and both numbers (its ids past the embedding table would fail only later,
+ * at a token, with no file named).  A broken tokenizer is its loader's error.  model_load_dir
+ * calls it; preflight checks can too (config.json and the vocabulary, no weights). */
+int model_check_vocab(const struct bert_config *cfg, const char *dir, struct err *e);
 
 /* Scan the tensors just loaded from file (loaded[i] for m->ps.items[i]) for NaN/Inf
  * values and append what is found to load_warning / load_nonfinite. */

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "base/fileio.h"
+#include "base/readfile.h"
 
 static const char *const hf_acts[] = {"gelu", "gelu_new", "relu", "swish", "silu", "tanh"};
 static const char *const hf_problems[] = {"", "regression", "single_label_classification",
@@ -376,12 +377,12 @@ int hfconfig_read(struct bert_config *c, const char *path, struct err *e)
     cJSON *root = NULL;
     int rc = 0;
 
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return ERR_SET(e, ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    int fd;
+    if (readfile_open(path, &fd, e)) /* a FIFO or device is refused before it can block */
+        return e->code;
     struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        rc = ERR_SET(e, ERR_IO, "%s: not a readable regular file", path);
+    if (fstat(fd, &sb) != 0) {
+        rc = ERR_SET(e, ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
         goto out_release;
     }
     if ((size_t)sb.st_size > HFCONFIG_MAX_BYTES) {

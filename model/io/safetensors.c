@@ -2,9 +2,9 @@
  * safetensors reader and writer; the contract is in safetensors.h.
  *
  * Reading order: length prefix -> header bytes -> JSON -> per-entry checks -> whole-file checks
- * (overlaps, duplicates) -> dtype support of wanted tensors -> data.  Nothing is allocated from a
- * size in the file before that size has been checked against the real file size, and no tensor
- * data is read before the whole header has been validated.
+ * (tiling of the data buffer, duplicates) -> dtype support of wanted tensors -> data.  Nothing is
+ * allocated from a size in the file before that size has been checked against the real file size,
+ * and no tensor data is read before the whole header has been validated.
  */
 #include "model/io/safetensors.h"
 
@@ -18,8 +18,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "model/engine/mem.h"
+#include "base/checked.h"
 #include "base/fileio.h"
+#include "base/readfile.h"
+#include "base/utf8.h"
 
 /* Tensor bytes are read into and written from float arrays without byte swapping. */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -306,6 +308,14 @@ static int st_parse_entry(struct st_entry *en, const cJSON *obj, uint64_t data_s
         return ERR_SET(e, ERR_LIMIT,
                        "%s: tensor name of %zu bytes ('%.40s...') is longer than ST_MAX_NAME (%d)",
                        path, len, en->name, ST_MAX_NAME);
+    size_t bad;
+    const char *why;
+    if (utf8_check(en->name, len, &bad, &why))
+        return ERR_SET(
+            e, ERR_FORMAT,
+            "%s: tensor name '%.*s' + byte 0x%02x...: not valid UTF-8 at byte %zu of the "
+            "name (%s); names must be UTF-8 text",
+            path, (int)(bad < 40 ? bad : 40), en->name, (unsigned char)en->name[bad], bad, why);
     if (!cJSON_IsObject(obj))
         return ERR_SET(e, ERR_FORMAT,
                        "%s: tensor '%s': entry must be an object with dtype, shape and "
@@ -345,6 +355,11 @@ static int st_parse_meta(struct st_file *out, const cJSON *obj, const char *path
             return ERR_SET(e, ERR_FORMAT,
                            "%s: __metadata__ '%.64s': value must be a string, found %s", path,
                            kv->string, st_json_kind(kv));
+        if (utf8_check(kv->string, strlen(kv->string), NULL, NULL) ||
+            utf8_check(kv->valuestring, strlen(kv->valuestring), NULL, NULL))
+            return ERR_SET(e, ERR_FORMAT,
+                           "%s: __metadata__ '%.64s': key or value is not valid UTF-8 text", path,
+                           kv->string);
         struct st_meta *m = &out->meta[out->n_meta];
         m->key = strdup(kv->string);
         m->value = strdup(kv->valuestring);
@@ -378,24 +393,50 @@ static int st_cmp_entry_offset(const void *a, const void *b)
     return 0;
 }
 
-/* Reject overlapping byte ranges: sort by begin, each non-empty range must start at or after
- * the furthest end seen so far.  Empty ranges ([b, b), zero-element tensors) own no bytes. */
-static int st_check_overlap(struct st_entry **order, size_t n, const char *path, struct err *e)
+/* The data buffer must be tiled exactly, as the reference reader requires: sorted by offsets,
+ * each tensor begins where the previous one ended, and the last ends at the end of the file.
+ * A range that begins earlier overlaps; one that begins later leaves bytes no tensor owns
+ * (hidden data, or a writer's bug).  Empty ranges ([b, b), zero-element tensors) follow the
+ * same rule: they sit at the current end.  An overlap anywhere is reported before a gap. */
+static int st_check_tiling(struct st_entry **order, size_t n, uint64_t data_size, const char *path,
+                           struct err *e)
 {
     qsort(order, n, sizeof *order, st_cmp_entry_offset);
-    const struct st_entry *last = NULL; /* entry with the furthest end so far */
+    const struct st_entry *last = NULL;                          /* the entry that ends at `end` */
+    const struct st_entry *gap_after = NULL, *gap_before = NULL; /* the first gap's neighbours */
+    uint64_t end = 0;
     for (size_t i = 0; i < n; i++) {
         const struct st_entry *en = order[i];
-        if (en->begin == en->end)
-            continue;
-        if (last && en->begin < last->end)
+        if (en->begin < end)
             return ERR_SET(e, ERR_FORMAT,
                            "%s: tensors '%s' [%" PRIu64 ", %" PRIu64 ") and '%s' [%" PRIu64
                            ", %" PRIu64 ") overlap in the data buffer",
                            path, last->name, last->begin, last->end, en->name, en->begin, en->end);
-        if (!last || en->end > last->end)
-            last = en;
+        if (en->begin > end && !gap_before) {
+            gap_after = last;
+            gap_before = en;
+        }
+        last = en;
+        end = en->end;
     }
+    if (gap_before && gap_after)
+        return ERR_SET(e, ERR_FORMAT,
+                       "%s: bytes [%" PRIu64 ", %" PRIu64 ") of the data buffer, between tensors "
+                       "'%s' and '%s', belong to no tensor (expected '%s' to begin at %" PRIu64
+                       ", where '%s' ends)",
+                       path, gap_after->end, gap_before->begin, gap_after->name, gap_before->name,
+                       gap_before->name, gap_after->end, gap_after->name);
+    if (gap_before)
+        return ERR_SET(e, ERR_FORMAT,
+                       "%s: bytes [0, %" PRIu64 ") of the data buffer, before tensor '%s', "
+                       "belong to no tensor (expected the first tensor to begin at 0)",
+                       path, gap_before->begin, gap_before->name);
+    if (end != data_size)
+        return ERR_SET(e, ERR_FORMAT,
+                       "%s: bytes [%" PRIu64 ", %" PRIu64 ") at the end of the data buffer belong "
+                       "to no tensor (expected the file to end where the last tensor ends, "
+                       "%" PRIu64 " bytes of data, found %" PRIu64 ")",
+                       path, end, data_size, end, data_size);
     return 0;
 }
 
@@ -445,16 +486,12 @@ int st_read(struct st_file *out, const char *path, st_want_fn want, void *ctx, s
     uint16_t *stage = NULL;
     int rc = 0;
 
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return ERR_SET(e, ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    int fd;
+    if (readfile_open(path, &fd, e)) /* a FIFO or device is refused before it can block */
+        return e->code;
     struct stat sb;
     if (fstat(fd, &sb) != 0) {
         rc = ERR_SET(e, ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
-        goto out_release;
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        rc = ERR_SET(e, ERR_IO, "%s: not a regular file", path);
         goto out_release;
     }
     uint64_t fsize = (uint64_t)sb.st_size;
@@ -557,7 +594,7 @@ int st_read(struct st_file *out, const char *path, st_want_fn want, void *ctx, s
             goto out_release;
     }
 
-    rc = st_check_overlap(order, n_ent, path, e);
+    rc = st_check_tiling(order, n_ent, data_size, path, e);
     if (rc)
         goto out_release;
     /* From here on order[] is sorted by name: duplicates are neighbours, and the tensors are
@@ -695,6 +732,8 @@ static int st_write_check(const struct st_write_tensor *t, size_t n, const char 
         if (strcmp(name, "__metadata__") == 0)
             return ERR_SET(e, ERR_CONFIG, "%s: tensor #%zu: the name '__metadata__' is reserved",
                            path, i);
+        if (utf8_check(name, strlen(name), NULL, NULL)) /* st_read would refuse the file */
+            return ERR_SET(e, ERR_CONFIG, "%s: tensor #%zu: name is not valid UTF-8", path, i);
         if (t[i].ndim < 0 || t[i].ndim > ST_MAX_DIMS)
             return ERR_SET(e, ERR_CONFIG, "%s: tensor '%s': ndim %d not in [0, %d]", path, name,
                            t[i].ndim, ST_MAX_DIMS);

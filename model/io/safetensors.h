@@ -77,8 +77,11 @@ struct st_file {
 typedef bool (*st_want_fn)(const char *name, void *ctx);
 
 /* Read and validate the whole file at path into *out (overwritten; zeroed on failure).
- * Every tensor's entry is validated (dtype known, shape, offsets, byte count, no overlap, no
- * duplicate name), then the tensors for which want(name, ctx) is true (all if want is NULL) are
+ * path must be a regular file (a FIFO or device is refused unopened: base/readfile.h).
+ * Every tensor's entry is validated (name valid UTF-8, dtype known, shape, offsets, byte count,
+ * no duplicate name), and the data buffer must be tiled exactly as the reference reader
+ * requires: no overlap, no byte between or after the tensors that no tensor owns.  Then the
+ * tensors for which want(name, ctx) is true (all if want is NULL) are
  * loaded and converted to float.  A wanted tensor whose dtype is not F32/F16/BF16 is
  * ERR_UNSUPPORTED; an unwanted one is only validated, never read.
  * Errors: ERR_IO (open/read), ERR_FORMAT (malformed), ERR_LIMIT (a limit above), ERR_UNSUPPORTED,

@@ -1,11 +1,12 @@
 /*
- * Fuzz target: `peftbench compare` (harness/report/compare.c) on two results.csv files, read through
- * agg_table_load (harness/report/aggregate.c) and tasks/tsv.c.
+ * Fuzz target: `peftbench compare` (harness/report/compare.c) on two results.csv files, read
+ * through agg_table_load (harness/report/aggregate.c) and tasks/tsv.c.
  *
  * Input: BASELINE.csv, the line "#--", CURRENT.csv (without the separator both files are the
  * input).  Oracles: a failure leaves a message naming a file; on success the summary counts
  * are consistent (each matched trial regressed, improved or neither; regressions as the
- * header defines them).
+ * header defines them: regressed + missing unless allowed + the sweep-level slowdown, which
+ * needs COMPARE_SWEEP_MIN_TRIALS calibrated trials).
  */
 #include "tests/fuzz/fuzz_util.h"
 
@@ -58,8 +59,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(sum.matched >= 0 && sum.missing >= 0 && sum.added >= 0, "negative counts");
     FUZZ_CHECK(sum.regressed + sum.improved <= sum.matched, "regressed %d + improved %d > %d",
                sum.regressed, sum.improved, sum.matched);
-    FUZZ_CHECK(sum.regressions == sum.regressed + (o.allow_missing ? 0 : sum.missing),
-               "regressions %d", sum.regressions);
+    FUZZ_CHECK(sum.regressions ==
+                   sum.regressed + (o.allow_missing ? 0 : sum.missing) + sum.sweep_slower,
+               "regressions %d != regressed %d + missing %d + sweep %d", sum.regressions,
+               sum.regressed, o.allow_missing ? 0 : sum.missing, sum.sweep_slower);
+    FUZZ_CHECK(!sum.sweep_slower || sum.speed_trials >= COMPARE_SWEEP_MIN_TRIALS,
+               "sweep judged from %d trials", sum.speed_trials);
+    FUZZ_CHECK(sum.speed_trials <= sum.matched, "speed_trials %d > matched %d", sum.speed_trials,
+               sum.matched);
     if (!sep)
         FUZZ_CHECK(sum.missing == 0 && sum.added == 0 && sum.regressed == 0,
                    "a file compared with itself changed");

@@ -3,7 +3,10 @@
  * memory growth, parameter-count change, status change or missing trial is a
  * regression; a slower machine (throughput and GEMM calibration both lower)
  * is not; changes within tolerance are not; and the exit codes of the real
- * binary (PEFTBENCH_BIN): 0 no regression, 1 regression, 2 unusable input.
+ * binary (PEFTBENCH_BIN): 0 no regression, 1 regression, 2 unusable input (among
+ * them a baseline without rows, an ok baseline trial without a usable metric, a
+ * FIFO).  The sweep-level throughput check pools calibrated trials only and
+ * needs two (the fuzzer's finding, kept as fuzz_one_matched_trial_sweep_speed).
  */
 #define _XOPEN_SOURCE 700
 #include <check.h>
@@ -17,8 +20,8 @@
 #include <unistd.h>
 
 #include "harness/report/compare.h"
-#include "tests/suites.h"
 #include "tests/cli_util.h"
+#include "tests/suites.h"
 
 static char tmpdir[128];
 
@@ -306,6 +309,226 @@ START_TEST(binary_exit_codes)
 }
 END_TEST
 
+/* ---- bad input and the fuzzer's finding ---------------------------------------------- */
+
+static const char *put_text(const char *name, const char *text)
+{
+    const char *path = tpath(name);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+/* compare_files(base, cur) expected to fail: its code, with the message in e. */
+static int compare_err(const char *base, const char *cur, struct err *e)
+{
+    struct compare_opts o;
+    compare_opts_default(&o);
+    struct compare_summary s;
+    FILE *out = fopen("/dev/null", "w");
+    err_clear(e);
+    int rc = compare_files(base, cur, &o, out, &s, e);
+    fclose(out);
+    return rc;
+}
+
+static void assert_has(const char *msg, const char *want)
+{
+    ck_assert_msg(strstr(msg, want) != NULL, "'%s' not in: %s", want, msg);
+}
+
+/* A baseline with a header and no trials would pass any comparison: unusable input, exit 2. */
+START_TEST(baseline_without_rows_is_unusable)
+{
+    const char *base = put_text("empty.csv", header);
+    const char *cur = write_csv("cur.csv", base_rows, NROWS);
+    struct err e;
+    ck_assert_int_eq(compare_err(base, cur, &e), ERR_FORMAT);
+    assert_has(e.msg, "empty.csv: no data rows (expected one row per trial under the header");
+    const char *err = tpath("err.txt");
+    ck_assert_int_eq(sh("%s compare %s %s >/dev/null 2>%s", peftbench_bin(), base, cur, err), 2);
+    ck_assert_int_eq(sh("grep -q 'baseline .*empty.csv: no data rows' %s", err), 0);
+}
+END_TEST
+
+/* An ok baseline trial whose primary_value is empty, NaN, infinite or not a number: the
+ * trial's verdict would be "-" and never a regression.  Unusable input naming file, line
+ * (the trial's row: line 3 for the second trial) and column (primary_value is column 9). */
+START_TEST(baseline_ok_trial_without_metric_is_unusable)
+{
+    static const struct {
+        const char *cell, *found;
+    } bad[] = {
+        {"", "found an empty cell"}, {"nan", "found 'nan'"},   {"NaN", "found 'NaN'"},
+        {"inf", "found 'inf'"},      {"0.8x", "found '0.8x'"}, {"accuracy", "found 'accuracy'"},
+    };
+    char cur[600]; /* a copy: tpath's buffers rotate */
+    snprintf(cur, sizeof cur, "%s", write_csv("cur.csv", base_rows, NROWS));
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char text[1024];
+        snprintf(text, sizeof text,
+                 "%s"
+                 "nightly,00000000000000a1,0,ok,wn-pos,lora,1,accuracy,0.8,1154,130,1284,101284,"
+                 "5000,20000000,90000000,40,4\n"
+                 "nightly,00000000000000a2,1,ok,wn-pos,lora,1,accuracy,%s,2178,130,2308,102308,"
+                 "4800,21000000,90000000,40,4\n",
+                 header, bad[i].cell);
+        const char *base = put_text("badmetric.csv", text);
+        struct err e;
+        ck_assert_int_eq(compare_err(base, cur, &e), ERR_FORMAT);
+        assert_has(e.msg, "badmetric.csv:3: column 9 (primary_value): trial 00000000000000a2 "
+                          "has status ok, so a finite number was expected");
+        assert_has(e.msg, bad[i].found);
+        const char *err = tpath("err.txt");
+        ck_assert_int_eq(sh("%s compare %s %s >/dev/null 2>%s", peftbench_bin(), base, cur, err),
+                         2);
+        ck_assert_int_eq(sh("grep -q 'badmetric.csv:3: column 9 (primary_value)' %s", err), 0);
+    }
+    /* a diverged or failed baseline trial has no metric: that is no error */
+    struct row rows[NROWS];
+    memcpy(rows, base_rows, sizeof rows);
+    rows[1].status = "diverged";
+    const char *base = write_csv("div.csv", rows, NROWS);
+    struct err e;
+    ck_assert_msg(compare_err(base, cur, &e) == 0, "%s", e.msg);
+}
+END_TEST
+
+/* A FIFO given as either file: refused at once (it would block the read forever), exit 2. */
+START_TEST(fifo_input_is_refused)
+{
+    const char *fifo = tpath("pipe.csv");
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    const char *base = write_csv("base.csv", base_rows, NROWS);
+    struct err e;
+    alarm(10); /* a regression blocks in open or read: fail instead of hanging */
+    ck_assert_int_eq(compare_err(fifo, base, &e), ERR_IO);
+    assert_has(e.msg, "pipe.csv: not a regular file (a FIFO)");
+    ck_assert_int_eq(compare_err(base, fifo, &e), ERR_IO);
+    assert_has(e.msg, "pipe.csv: not a regular file (a FIFO)");
+    const char *err = tpath("err.txt");
+    ck_assert_int_eq(sh("%s compare %s %s >/dev/null 2>%s", peftbench_bin(), base, fifo, err), 2);
+    ck_assert_int_eq(sh("grep -q 'pipe.csv: not a regular file (a FIFO)' %s", err), 0);
+    alarm(0);
+}
+END_TEST
+
+/* The CI fuzz smoke's finding (tests/fuzz/fuzz_compare.c oracle): a baseline of three trials
+ * (one diverged; the header's "spearman" misspelt) against a current file of two that share
+ * one trial, whose throughput is 12% lower (within the trial's 15%), memory 12.5% lower, and
+ * calibration empty.  The summary counted 3 regressions for 2 missing trials and a regressed
+ * count of 0: the sweep-level throughput check had pooled that one trial's RAW tok/s ratio
+ * (no calibration) into the mean of normalized ratios and judged it at 10%.  Now a raw ratio
+ * is judged only for its trial, the sweep-level verdict needs two calibrated trials, and the
+ * oracle counts the sweep term the header documents. */
+static const char fuzz_cols[] =
+    "sweep,trial_id,index,status,task,method,seed,model,primary_metric,primary_value,accuracy,"
+    "spearmn,params_method,params_trainable,train_tokens_per_s,mem_peak_total,"
+    "calibration_gflops,message\n";
+
+static const char *fuzz_current(const char *name, const char *calib)
+{
+    char text[1024];
+    snprintf(text, sizeof text,
+             "%s"
+             "grid,0123456789abcdee,0,ok,syn-sentiment,lora,1,builtin:tiny,accuracy,0.85,,,4096,"
+             "4611,20000,3200000,80,\n"
+             "grid,fedcba9876543210,1,ok,syn-sentiment,lora,1,builtin:tiny,accuracy,0.85,,,4096,"
+             "4610,8800,1400000,%s,\n",
+             fuzz_cols, calib);
+    return put_text(name, text);
+}
+
+static struct compare_summary fuzz_run(const char *cur, bool allow_missing, char **text)
+{
+    char btext[1024];
+    snprintf(btext, sizeof btext,
+             "%s"
+             "grid,0123456789abcdef,0,ok,syn-sentiment,lora,1,builtin:tiny,accuracy,0.85,,,4096,"
+             "4610,10000,1600000,80,\n"
+             "grid,fedcba9876543210,1,ok,syn-sentiment,lora,1,builtin:tiny,accuracy,0.85,,,4096,"
+             "4610,10000,1600000,80,\n"
+             "grid,00000000deadbeef,2,diverged,syn-sentiment,lora,1,builtin:tiny,accuracy,,,,"
+             "4096,4610,,,80,\"loss NaN, \"\"step 7\"\"\"\n",
+             fuzz_cols);
+    const char *base = put_text("fuzz_base.csv", btext);
+    struct compare_opts o;
+    compare_opts_default(&o);
+    o.allow_missing = allow_missing;
+    struct compare_summary s;
+    struct err e;
+    size_t n = 0;
+    FILE *out = open_memstream(text, &n);
+    ck_assert_ptr_nonnull(out);
+    int rc = compare_files(base, cur, &o, out, &s, &e);
+    fclose(out);
+    ck_assert_msg(rc == 0, "%s", e.msg);
+    /* the fuzz oracle */
+    ck_assert_int_le(s.regressed + s.improved, s.matched);
+    ck_assert_int_eq(s.regressions,
+                     s.regressed + (allow_missing ? 0 : s.missing) + (int)s.sweep_slower);
+    return s;
+}
+
+START_TEST(fuzz_one_matched_trial_sweep_speed)
+{
+    char *text = NULL;
+    struct compare_summary s = fuzz_run(fuzz_current("raw.csv", ""), false, &text);
+    ck_assert_int_eq(s.matched, 1);
+    ck_assert_int_eq(s.regressed, 0);
+    ck_assert_int_eq(s.improved, 1); /* memory */
+    ck_assert_int_eq(s.missing, 2);
+    ck_assert_int_eq(s.added, 1);
+    ck_assert_int_eq(s.speed_trials, 0); /* a raw tok/s ratio is not pooled */
+    ck_assert(!s.sweep_slower);
+    ck_assert_int_eq(s.regressions, 2);
+    assert_has(text, "8800.0 (x0.88) raw tok/s");
+    assert_has(text, "throughput over the sweep: not judged (0 trials with a calibration on both "
+                     "sides; it takes 2)");
+    free(text);
+    s = fuzz_run(fuzz_current("raw.csv", ""), true, &text);
+    ck_assert_int_eq(s.regressions, 0);
+    free(text);
+    /* calibrated on both sides: one trial's ratio is pooled but not judged a second time */
+    s = fuzz_run(fuzz_current("cal.csv", "80"), false, &text);
+    ck_assert_int_eq(s.speed_trials, 1);
+    ck_assert(fabs(s.speed_gmean - 0.88) < 1e-9);
+    ck_assert(!s.sweep_slower);
+    ck_assert_int_eq(s.regressions, 2);
+    assert_has(text, "not judged (1 trial with a calibration on both sides; it takes 2)");
+    free(text);
+}
+END_TEST
+
+/* Two calibrated trials 12% slower: the sweep-level check does judge them (x0.88 < 0.90). */
+START_TEST(sweep_speed_needs_two_calibrated_trials)
+{
+    struct row rows[NROWS];
+    memcpy(rows, base_rows, sizeof rows);
+    rows[0].tps *= 0.88;
+    rows[1].tps *= 0.88;
+    rows[2].calib = 0; /* written as 0: no calibration, a raw ratio (unchanged here) */
+    rows[3].id = "00000000000000ff";
+    struct compare_opts o;
+    compare_opts_default(&o);
+    o.allow_missing = true;
+    struct compare_summary s = run_compare(write_csv("two.csv", rows, NROWS), &o);
+    ck_assert_int_eq(s.speed_trials, 2);
+    ck_assert(fabs(s.speed_gmean - 0.88) < 1e-6);
+    ck_assert(s.sweep_slower);
+    ck_assert_int_eq(s.regressed, 0);
+    ck_assert_int_eq(s.regressions, 1);
+    rows[1].tps = base_rows[1].tps; /* one slow trial left */
+    rows[1].id = "00000000000000fe";
+    s = run_compare(write_csv("one.csv", rows, NROWS), &o);
+    ck_assert_int_eq(s.speed_trials, 1);
+    ck_assert(!s.sweep_slower);
+    ck_assert_int_eq(s.regressions, 0);
+}
+END_TEST
+
 Suite *compare_suite(void)
 {
     Suite *s = suite_create("compare");
@@ -320,6 +543,8 @@ Suite *compare_suite(void)
     tcase_add_test(tc, parameter_count_must_match_exactly);
     tcase_add_test(tc, status_change_is_a_regression);
     tcase_add_test(tc, missing_and_new_trials);
+    tcase_add_test(tc, fuzz_one_matched_trial_sweep_speed);
+    tcase_add_test(tc, sweep_speed_needs_two_calibrated_trials);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("errors");
@@ -327,6 +552,9 @@ Suite *compare_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, unusable_input_is_an_error);
     tcase_add_test(tc, binary_exit_codes);
+    tcase_add_test(tc, baseline_without_rows_is_unusable);
+    tcase_add_test(tc, baseline_ok_trial_without_metric_is_unusable);
+    tcase_add_test(tc, fifo_input_is_refused);
     suite_add_tcase(s, tc);
     return s;
 }

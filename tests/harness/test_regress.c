@@ -4,33 +4,39 @@
  * with ERR_LIMIT and a message that names the limit.  The fuzz targets themselves live in
  * tests/fuzz/ (`make fuzz`).
  *
- * TCases: "fuzz" (one test per finding, feeding the exact input), "limits".
+ * TCases: "fuzz" (one test per finding, feeding the exact input), "limits", "readers" (a
+ * FIFO, socket, device or directory is refused by every reader before it can block).
  */
 #define _XOPEN_SOURCE 700
 #include <check.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "base/readfile.h"
 #include "harness/sweep/results.h"
 #include "harness/sweep/sweep.h"
 #include "harness/sweep/yaml.h"
-#include "model/text/bpe.h"
+#include "methods/persist.h"
 #include "model/io/hfconfig.h"
 #include "model/io/safetensors.h"
+#include "model/text/bpe.h"
 #include "model/text/tokenizer.h"
-#include "tests/suites.h"
 #include "tasks/task.h"
 #include "tasks/tsv.h"
 #include "tasks/wordnet.h"
 #include "tests/cli_util.h"
+#include "tests/suites.h"
 
 /* ---- fixture: a fresh temporary directory per test -------------------------------------- */
 
@@ -668,31 +674,35 @@ static const char *put_sparse(const char *name, off_t n)
     return p;
 }
 
-/* wn_read_file on a FIFO fed n bytes by a child: no size known in advance, so the
- * limit is enforced by the read loop itself (a regular file is refused from fstat). */
-static int read_fifo(size_t n, size_t limit, size_t *len, struct err *e)
+/* readfile_bounded on a pipe fed n bytes by a child: no size known in advance, so the
+ * limit is enforced by the read loop itself (a regular file is refused from fstat).  The
+ * readers never open a FIFO (base/readfile.h), but the loop still guards any stream. */
+static int read_pipe(size_t n, size_t limit, size_t *len)
 {
-    const char *p = rpath("fifo");
-    unlink(p);
-    ck_assert_int_eq(mkfifo(p, 0600), 0);
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         signal(SIGPIPE, SIG_DFL);
-        int fd = open(p, O_WRONLY);
+        close(fds[0]);
         static char chunk[65536];
         memset(chunk, 'x', sizeof chunk);
-        for (size_t off = 0; fd >= 0 && off < n;) {
+        for (size_t off = 0; off < n;) {
             size_t k = n - off < sizeof chunk ? n - off : sizeof chunk;
-            ssize_t w = write(fd, chunk, k);
+            ssize_t w = write(fds[1], chunk, k);
             if (w <= 0)
                 _exit(1);
             off += (size_t)w;
         }
         _exit(0);
     }
+    close(fds[1]);
+    FILE *f = fdopen(fds[0], "rb");
+    ck_assert_ptr_nonnull(f);
     char *buf = NULL;
-    int rc = wn_read_file(p, limit, &buf, len, e);
+    int rc = readfile_bounded(f, limit, &buf, len);
+    fclose(f); /* a writer still blocked on a full pipe gets SIGPIPE */
     free(buf);
     int st;
     waitpid(pid, &st, 0);
@@ -701,8 +711,9 @@ static int read_fifo(size_t n, size_t limit, size_t *len, struct err *e)
 
 /* WN_MAX_FILE: a data file of exactly the limit is read, one byte more is refused; the
  * boundary is checked with small limits (at the 1 MiB first buffer, and past a doubling at a
- * limit that is no power of two), for regular files and FIFOs; the real constant with a
- * sparse file one byte over it, through wn_load. */
+ * limit that is no power of two), for regular files and (readfile_bounded itself) pipes; a
+ * FIFO is refused unopened; the real constant with a sparse file one byte over it, through
+ * wn_load. */
 START_TEST(limit_wordnet_file)
 {
     const size_t limits[] = {0, 1, 4096, (size_t)1 << 20, ((size_t)3 << 20) + 5};
@@ -723,13 +734,22 @@ START_TEST(limit_wordnet_file)
         ck_assert_msg(wn_read_file(p, lim + 1, &buf, &len, &e) == 0, "%s", e.msg);
         free(buf);
 
-        ck_assert_msg(read_fifo(lim, lim, &len, &e) == 0, "fifo, limit %zu: %s", lim, e.msg);
+        ck_assert_int_eq(read_pipe(lim, lim, &len), ERR_OK);
         ck_assert_uint_eq(len, lim);
-        ck_assert_int_eq(read_fifo(lim + 1, lim, &len, &e), ERR_LIMIT);
-        char want[64];
-        snprintf(want, sizeof want, "larger than %zu bytes", lim);
-        assert_msg(&e, "fifo", want);
+        ck_assert_int_eq(read_pipe(lim + 1, lim, &len), ERR_LIMIT);
     }
+    /* a FIFO is refused before it is opened: reading one would wait for a writer forever */
+    const char *fifo = rpath("fifo");
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    alarm(10);
+    size_t len = 0;
+    char *buf = NULL;
+    struct err fe = {0};
+    ck_assert_int_eq(wn_read_file(fifo, WN_MAX_FILE, &buf, &len, &fe), ERR_IO);
+    alarm(0);
+    ck_assert_ptr_null(buf);
+    assert_msg(&fe, "fifo: not a regular file (a FIFO)", NULL);
+    ck_assert_ptr_null(strstr(fe.msg, "wordnet-base")); /* the install advice is for absence */
     /* the real limit, through the loader: data.noun one byte over WN_MAX_FILE */
     ck_assert_int_eq(mkdir(rpath("wn"), 0700), 0);
     put_sparse("wn/data.noun", (off_t)WN_MAX_FILE + 1);
@@ -756,6 +776,108 @@ START_TEST(limit_bpe_file)
     ck_assert_int_eq(bpe_load(&b, v, merges, false, &e), ERR_LIMIT);
     ck_assert_ptr_null(b);
     assert_msg(&e, "vocab.json", "BPE_MAX_FILE_BYTES");
+}
+END_TEST
+
+/* ---- readers refuse what is not a regular file -------------------------------------------- */
+
+/* A listening-less UNIX socket file at path (what `nc -lU` would leave behind). */
+static void make_socket(const char *path)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_un a;
+    memset(&a, 0, sizeof a);
+    a.sun_family = AF_UNIX;
+    ck_assert_uint_lt(strlen(path), sizeof a.sun_path);
+    memcpy(a.sun_path, path, strlen(path) + 1);
+    ck_assert_int_eq(bind(fd, (const struct sockaddr *)&a, sizeof a), 0);
+    close(fd); /* the file stays */
+}
+
+/* base/readfile: each kind of non-regular file is named; a missing file keeps errno for the
+ * callers that add advice; a regular file opens, blocking reads restored. */
+START_TEST(readfile_refuses_special_files)
+{
+    const char *fifo = rpath("fifo"), *sock = rpath("sock");
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    make_socket(sock);
+    static const struct {
+        const char *path, *want;
+    } cases[] = {
+        {NULL, "fifo: not a regular file (a FIFO)"},
+        {NULL, "sock: not a regular file (a socket)"},
+        {"/dev/null", "/dev/null: not a regular file (a character device)"},
+        {"/tmp", "/tmp: not a regular file (a directory)"},
+    };
+    alarm(10); /* a regression blocks in open or read: fail instead of hanging */
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *p = cases[i].path ? cases[i].path : i == 0 ? fifo : sock;
+        struct err e = {0};
+        ck_assert_int_eq(readfile_check(p, &e), ERR_IO);
+        assert_msg(&e, cases[i].want, NULL);
+        ck_assert_int_eq(errno, 0);
+        int fd = 7;
+        ck_assert_int_eq(readfile_open(p, &fd, &e), ERR_IO);
+        ck_assert_int_eq(fd, -1);
+        assert_msg(&e, cases[i].want, NULL);
+        FILE *f = stdin;
+        ck_assert_int_eq(readfile_fopen(p, &f, &e), ERR_IO);
+        ck_assert_ptr_null(f);
+        assert_msg(&e, cases[i].want, NULL);
+    }
+    struct err e = {0};
+    int fd;
+    ck_assert_int_eq(readfile_open(rpath("absent"), &fd, &e), ERR_IO);
+    ck_assert_int_eq(errno, ENOENT);
+    assert_msg(&e, "absent: cannot open: No such file or directory", NULL);
+    const char *reg = put_str("regular.txt", "hello");
+    FILE *f;
+    ck_assert_msg(readfile_fopen(reg, &f, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(fcntl(fileno(f), F_GETFL) & O_NONBLOCK, 0);
+    char buf[8] = {0};
+    ck_assert_uint_eq(fread(buf, 1, sizeof buf, f), 5);
+    ck_assert_str_eq(buf, "hello");
+    fclose(f);
+    alarm(0);
+}
+END_TEST
+
+/* Every reader of a user's file, given a FIFO (nobody writing): an error at once naming the
+ * file, where each used to wait for a writer forever. */
+START_TEST(readers_refuse_a_fifo)
+{
+    const char *fifo = rpath("data.tsv");
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    const char *want = "data.tsv: not a regular file (a FIFO)";
+    alarm(20);
+    struct err e = {0};
+    struct tsv_reader r;
+    ck_assert_int_eq(tsv_open(&r, fifo, TSV_PLAIN, false, &e), ERR_IO);
+    assert_msg(&e, want, NULL);
+    size_t n = 0;
+    ck_assert_int_eq(tsv_count(fifo, TSV_PLAIN, &n, &e), ERR_IO);
+    assert_msg(&e, want, NULL);
+    struct bert_config c;
+    ck_assert_int_eq(hfconfig_read(&c, fifo, &e), ERR_IO);
+    assert_msg(&e, want, NULL);
+    struct st_file sf;
+    ck_assert_int_eq(st_read(&sf, fifo, NULL, NULL, &e), ERR_IO);
+    assert_msg(&e, want, NULL);
+    /* a FIFO named like a trial record in a results directory */
+    ck_assert_int_eq(mkdir(rpath("out"), 0700), 0);
+    ck_assert_int_eq(mkdir(rpath("out/trials"), 0700), 0);
+    ck_assert_int_eq(mkfifo(rpath("out/trials/0123456789abcdef.json"), 0600), 0);
+    int rows = 0;
+    ck_assert_int_eq(results_rebuild_csv(rpath("out"), &rows, &e), ERR_IO);
+    assert_msg(&e, "0123456789abcdef.json: not a regular file (a FIFO)", NULL);
+    /* an adapter directory whose adapter_config.json is a FIFO */
+    ck_assert_int_eq(mkdir(rpath("adapter"), 0700), 0);
+    ck_assert_int_eq(mkfifo(rpath("adapter/adapter_config.json"), 0600), 0);
+    int C = 0;
+    ck_assert_int_ne(persist_read_num_labels(rpath("adapter"), &C, &e), ERR_OK);
+    assert_msg(&e, "adapter_config.json: not a regular file (a FIFO)", NULL);
+    alarm(0);
 }
 END_TEST
 
@@ -789,6 +911,13 @@ Suite *regress_suite(void)
     tcase_add_test(tc, limit_sweep_tasks_seeds);
     tcase_add_test(tc, limit_wordnet_file);
     tcase_add_test(tc, limit_bpe_file);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("readers");
+    tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, readfile_refuses_special_files);
+    tcase_add_test(tc, readers_refuse_a_fifo);
     suite_add_tcase(s, tc);
     return s;
 }

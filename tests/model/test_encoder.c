@@ -2,13 +2,15 @@
  * Encoder, model and hook-site tests: finite-difference gradients of a whole
  * 2-layer encoder w.r.t. every tensor (backbone, head, test hooks at every
  * site, prefix rows), frozen semantics, determinism, backward stopping,
- * padding invariance and Hugging Face directory round trips.
+ * padding invariance and Hugging Face directory round trips (and what they refuse: a
+ * vocabulary larger than vocab_size, a FIFO).
  */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tests/gradcheck.h"
@@ -677,9 +679,10 @@ static char *tmpdir(void)
 
 static void rm_dir(const char *d)
 {
-    const char *files[] = {"config.json", "model.safetensors", "vocab.txt"};
+    const char *files[] = {"config.json", "model.safetensors", "vocab.txt",
+                           "vocab.json",  "merges.txt",        "pipe"};
     char p[256];
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 6; i++) {
         snprintf(p, sizeof p, "%s/%s", d, files[i]);
         unlink(p);
     }
@@ -784,6 +787,98 @@ START_TEST(hf_dir_shape_mismatch_named)
 }
 END_TEST
 
+/* Write dir/name with the given text. */
+static void put_file(const char *dir, const char *name, const char *text)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* A WordPiece vocab.txt of n tokens: the four specials, then "t4", "t5", ... */
+static void put_vocab_txt(const char *dir, int n)
+{
+    static char text[4096];
+    size_t o = (size_t)snprintf(text, sizeof text, "[PAD]\n[UNK]\n[CLS]\n[SEP]\n");
+    for (int i = 4; i < n; i++)
+        o += (size_t)snprintf(text + o, sizeof text - o, "t%d\n", i);
+    put_file(dir, "vocab.txt", text);
+}
+
+/* A vocabulary with more token ids than config.json's vocab_size is refused when the model
+ * is loaded, naming both files and both numbers (before, it loaded and failed later at the
+ * first out-of-range token id, naming no file).  Fewer is fine (padded tables). */
+START_TEST(vocab_larger_than_vocab_size_refused)
+{
+    struct fixture f;
+    fixture_init(&f, "bert", TC);
+    char *dir = tmpdir();
+    struct err e;
+    ck_assert_int_eq(model_save_dir(&f.m, dir, true, NULL, &e), 0);
+    struct model m2;
+    char want[512];
+    put_vocab_txt(dir, TV + 2);
+    ck_assert_int_eq(model_load_dir(&m2, dir, TC, 1, &f.acct, &e), ERR_CONFIG);
+    snprintf(want, sizeof want,
+             "%s/vocab.txt: a vocabulary of 42 token ids (0..41), more than the vocab_size 40 of "
+             "%s/config.json: ids 40..41 would index past the word embedding table",
+             dir, dir);
+    ck_assert_msg(strstr(e.msg, want) != NULL, "'%s' not in: %s", want, e.msg);
+    ck_assert_int_eq(model_check_vocab(&f.m.cfg, dir, &e), ERR_CONFIG);
+    for (int n = TV; n >= TV - 10; n -= 10) { /* exactly vocab_size, and fewer */
+        put_vocab_txt(dir, n);
+        ck_assert_msg(model_load_dir(&m2, dir, TC, 1, &f.acct, &e) == 0, "%d: %s", n, e.msg);
+        model_destroy(&m2);
+    }
+    /* byte-level BPE: ids come from vocab.json (the largest + 1, whatever the count) */
+    char p[256];
+    snprintf(p, sizeof p, "%s/vocab.txt", dir);
+    unlink(p);
+    put_file(dir, "merges.txt", "#version: 0.2\n");
+    put_file(dir, "vocab.json", "{\"<s>\": 0, \"<pad>\": 1, \"</s>\": 2, \"<unk>\": 3, "
+                                "\"a\": 40}");
+    ck_assert_int_eq(model_load_dir(&m2, dir, TC, 1, &f.acct, &e), ERR_CONFIG);
+    snprintf(want, sizeof want,
+             "%s/vocab.json: a vocabulary of 41 token ids (0..40), more than the vocab_size 40 of "
+             "%s/config.json",
+             dir, dir);
+    ck_assert_msg(strstr(e.msg, want) != NULL, "'%s' not in: %s", want, e.msg);
+    rm_dir(dir);
+    fixture_free(&f);
+}
+END_TEST
+
+/* A FIFO as config.json, or as the vocabulary copied into a saved model: an error at once
+ * naming it (each used to block in open() until some writer came). */
+START_TEST(hf_dir_fifo_refused)
+{
+    struct fixture f;
+    fixture_init(&f, "bert", TC);
+    char *dir = tmpdir();
+    struct err e;
+    char p[256], want[300];
+    snprintf(p, sizeof p, "%s/config.json", dir);
+    ck_assert_int_eq(mkfifo(p, 0600), 0);
+    struct model m2;
+    alarm(10); /* a regression hangs: fail instead */
+    ck_assert_int_eq(model_load_dir(&m2, dir, TC, 1, &f.acct, &e), ERR_IO);
+    snprintf(want, sizeof want, "%s: not a regular file (a FIFO)", p);
+    ck_assert_msg(strstr(e.msg, want) != NULL, "'%s' not in: %s", want, e.msg);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/pipe", dir);
+    ck_assert_int_eq(mkfifo(p, 0600), 0);
+    ck_assert_int_eq(model_save_dir(&f.m, dir, true, p, &e), ERR_IO);
+    snprintf(want, sizeof want, "%s: not a regular file (a FIFO)", p);
+    ck_assert_msg(strstr(e.msg, want) != NULL, "'%s' not in: %s", want, e.msg);
+    alarm(0);
+    rm_dir(dir);
+    fixture_free(&f);
+}
+END_TEST
+
 Suite *encoder_suite(void)
 {
     Suite *s = suite_create("encoder");
@@ -816,6 +911,8 @@ Suite *encoder_suite(void)
     tcase_add_loop_test(io, hf_dir_round_trip_bit_identical, 0, 2);
     tcase_add_test(io, hf_dir_prefixes_and_legacy_names);
     tcase_add_test(io, hf_dir_shape_mismatch_named);
+    tcase_add_test(io, vocab_larger_than_vocab_size_refused);
+    tcase_add_test(io, hf_dir_fifo_refused);
     suite_add_tcase(s, io);
     return s;
 }

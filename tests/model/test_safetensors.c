@@ -664,7 +664,7 @@ START_TEST(missing_file_and_directory)
     ck_assert_int_eq(st_read(&sf, path, NULL, NULL, &e), ERR_IO);
     ck_assert_ptr_nonnull(strstr(e.msg, "absent.safetensors: cannot open"));
     ck_assert_int_eq(st_read(&sf, st_dir, NULL, NULL, &e), ERR_IO);
-    ck_assert_ptr_nonnull(strstr(e.msg, "not a regular file"));
+    ck_assert_ptr_nonnull(strstr(e.msg, "not a regular file (a directory)"));
 }
 END_TEST
 
@@ -720,27 +720,143 @@ START_TEST(tensor_count_limit)
 }
 END_TEST
 
-/* Gaps, trailing bytes and zero-size tensors sharing an offset are accepted (see the header). */
-START_TEST(gaps_and_empty_tensors_accepted)
+/* Zero-size tensors sit where the previous tensor ends (even sharing that offset with the
+ * next one): the data buffer is still tiled exactly, as the reference reader requires. */
+START_TEST(empty_tensors_in_the_tiling_accepted)
 {
     char path[256];
-    st_path(path, sizeof path, "gaps.safetensors");
-    float data[8] = {1, 2, 3, 4, 5, 6, 7, 8};
-    const char *header = "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]},"
+    st_path(path, sizeof path, "empty.safetensors");
+    float data[3] = {1, 2, 3};
+    const char *header = "{\"e0\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]},"
+                         "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
                          "\"z\":{\"dtype\":\"F32\",\"shape\":[0,3],\"data_offsets\":[4,4]},"
-                         "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[16,24]}}";
+                         "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]},"
+                         "\"y\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[12,12]}}";
     write_st(path, strlen(header), header, data, sizeof data);
     struct st_file sf;
     struct err e = {0};
     ck_assert_msg(st_read(&sf, path, NULL, NULL, &e) == 0, "%s", e.msg);
-    ck_assert_uint_eq(sf.n, 3);
-    ck_assert(st_find(&sf, "a")->data[0] == 2.0f);
-    ck_assert(st_find(&sf, "b")->data[1] == 6.0f);
+    ck_assert_uint_eq(sf.n, 5);
+    ck_assert(st_find(&sf, "a")->data[0] == 1.0f);
+    ck_assert(st_find(&sf, "b")->data[1] == 3.0f);
     ck_assert_uint_eq(st_find(&sf, "z")->numel, 0);
     /* Sorted by name for bsearch. */
     ck_assert_str_eq(sf.tensors[0].name, "a");
-    ck_assert_str_eq(sf.tensors[2].name, "z");
+    ck_assert_str_eq(sf.tensors[4].name, "z");
     st_free(&sf);
+}
+END_TEST
+
+/* Bytes of the data buffer that no tensor owns -- before the first tensor, between two, after
+ * the last -- are refused, as the reference reader refuses them (its offsets must tile the
+ * buffer); an overlap is reported before a gap.  Each message names the file, the bytes, the
+ * neighbours and where the data was expected. */
+START_TEST(unused_data_bytes_refused)
+{
+    static const struct {
+        const char *header;
+        size_t data_len;
+        const char *want;
+    } cases[] = {
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+         "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}",
+         12,
+         "bytes [4, 8) of the data buffer, between tensors 'a' and 'b', belong to no tensor "
+         "(expected 'b' to begin at 4, where 'a' ends)"},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8,
+         "bytes [0, 4) of the data buffer, before tensor 'a', belong to no tensor (expected the "
+         "first tensor to begin at 0)"},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 9,
+         "bytes [4, 9) at the end of the data buffer belong to no tensor (expected the file to "
+         "end where the last tensor ends, 4 bytes of data, found 9)"},
+        {"{\"__metadata__\":{\"k\":\"v\"}}", 4,
+         "bytes [0, 4) at the end of the data buffer belong to no tensor"},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
+         "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[8,8]}}",
+         16, "tensors 'a' [0, 16) and 'e' [8, 8) overlap in the data buffer"},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]},"
+         "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
+         12, "tensors 'a' [4, 8) and 'b' [4, 12) overlap"},
+    };
+    char path[256];
+    st_path(path, sizeof path, "unused.safetensors");
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        write_st(path, strlen(cases[i].header), cases[i].header, NULL, cases[i].data_len);
+        struct st_file sf;
+        struct err e = {0};
+        ck_assert_int_eq(st_read(&sf, path, NULL, NULL, &e), ERR_FORMAT);
+        ck_assert_msg(strstr(e.msg, path) && strstr(e.msg, cases[i].want),
+                      "case %zu: '%s' not in: %s", i, cases[i].want, e.msg);
+        ck_assert_ptr_null(sf.tensors);
+    }
+}
+END_TEST
+
+/* A tensor name (or metadata text) that is not valid UTF-8 is refused, as the reference reader
+ * refuses the header; the message shows the valid part, the bad byte and why.  Non-ASCII
+ * UTF-8 names round-trip. */
+START_TEST(non_utf8_names_refused)
+{
+    static const struct {
+        const char *name; /* raw bytes inside the JSON string */
+        const char *want;
+    } cases[] = {
+        {"ab\xff", "tensor name 'ab' + byte 0xff...: not valid UTF-8 at byte 2 of the name "
+                   "(invalid lead byte"},
+        {"\xc0\xafx", "tensor name '' + byte 0xc0...: not valid UTF-8 at byte 0 of the name "
+                      "(overlong encoding)"},
+        {"w\xed\xa0\x80", "tensor name 'w' + byte 0xed...: not valid UTF-8 at byte 1 of the "
+                          "name (UTF-16 surrogate"},
+        {"q\xe2\x82", "not valid UTF-8 at byte 1 of the name (truncated sequence)"},
+    };
+    char path[256], header[256];
+    st_path(path, sizeof path, "utf8.safetensors");
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        snprintf(header, sizeof header,
+                 "{\"%s\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+                 cases[i].name);
+        write_st(path, strlen(header), header, NULL, 4);
+        struct st_file sf;
+        struct err e = {0};
+        ck_assert_int_eq(st_read(&sf, path, NULL, NULL, &e), ERR_FORMAT);
+        ck_assert_msg(strstr(e.msg, path) && strstr(e.msg, cases[i].want),
+                      "case %zu: '%s' not in: %s", i, cases[i].want, e.msg);
+    }
+    snprintf(header, sizeof header, "{\"__metadata__\":{\"k\":\"v\xfe\"}}");
+    write_st(path, strlen(header), header, NULL, 0);
+    struct st_file sf;
+    struct err e = {0};
+    ck_assert_int_eq(st_read(&sf, path, NULL, NULL, &e), ERR_FORMAT);
+    ck_assert_msg(strstr(e.msg, "__metadata__ 'k': key or value is not valid UTF-8"), "%s", e.msg);
+    /* the writer refuses to produce what the reader would refuse */
+    float x = 1;
+    struct st_write_tensor bad = {.name = "w\xff", .ndim = 0, .data = &x};
+    ck_assert_int_eq(st_write(path, &bad, 1, NULL, 0, &e), ERR_CONFIG);
+    ck_assert_msg(strstr(e.msg, "tensor #0: name is not valid UTF-8"), "%s", e.msg);
+    /* valid UTF-8 beyond ASCII is fine */
+    struct st_write_tensor ok = {.name = "gewicht.\xc3\xa4.\xe2\x82\xac", .ndim = 0, .data = &x};
+    ck_assert_msg(st_write(path, &ok, 1, NULL, 0, &e) == 0, "%s", e.msg);
+    ck_assert_msg(st_read(&sf, path, NULL, NULL, &e) == 0, "%s", e.msg);
+    ck_assert_ptr_nonnull(st_find(&sf, "gewicht.\xc3\xa4.\xe2\x82\xac"));
+    st_free(&sf);
+}
+END_TEST
+
+/* A FIFO, a device or a directory as the checkpoint: refused before anything is read (a FIFO
+ * used to block st_read in open() until some writer came). */
+START_TEST(fifo_and_device_refused)
+{
+    char path[256];
+    st_path(path, sizeof path, "pipe.safetensors");
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    struct st_file sf;
+    struct err e = {0};
+    alarm(10); /* a regression hangs: fail instead */
+    ck_assert_int_eq(st_read(&sf, path, NULL, NULL, &e), ERR_IO);
+    ck_assert_ptr_nonnull(strstr(e.msg, "pipe.safetensors: not a regular file (a FIFO)"));
+    ck_assert_int_eq(st_read(&sf, "/dev/zero", NULL, NULL, &e), ERR_IO);
+    ck_assert_ptr_nonnull(strstr(e.msg, "/dev/zero: not a regular file (a character device)"));
+    alarm(0);
 }
 END_TEST
 
@@ -861,7 +977,10 @@ Suite *safetensors_suite(void)
     tcase_add_test(tc, missing_file_and_directory);
     tcase_add_test(tc, name_length_limit);
     tcase_add_test(tc, tensor_count_limit);
-    tcase_add_test(tc, gaps_and_empty_tensors_accepted);
+    tcase_add_test(tc, empty_tensors_in_the_tiling_accepted);
+    tcase_add_test(tc, unused_data_bytes_refused);
+    tcase_add_test(tc, non_utf8_names_refused);
+    tcase_add_test(tc, fifo_and_device_refused);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("filter");
