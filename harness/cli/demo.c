@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "harness/report/aggregate.h"
-#include "harness/sweep/run.h"
+#include "harness/run/run.h"
 #include "harness/sweep/sweep.h"
 
 #define DEMO_CONFIG "configs/quickstart.yaml"

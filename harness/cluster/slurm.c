@@ -11,7 +11,7 @@
 
 #include "base/proc.h"
 #include "harness/sweep/results.h"
-#include "harness/sweep/run.h"
+#include "harness/run/run.h"
 #include "base/strbuf.h"
 
 #define SLURM_PATH_MAX 4096

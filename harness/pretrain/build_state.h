@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 #include "base/err.h"
-#include "harness/pretrain/build.h"
+#include "harness/pretrain/build_opts.h"
 #include "harness/pretrain/config.h"
 #include "model/arch/mlm.h"
 #include "model/arch/model.h"

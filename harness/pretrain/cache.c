@@ -4,6 +4,8 @@
  */
 #include "harness/pretrain/cache.h"
 
+#include "harness/pretrain/build.h"
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 
 #include "base/err.h"
-#include "harness/pretrain/build.h"
+#include "harness/pretrain/build_opts.h"
 #include "harness/pretrain/config.h"
 
 /* True when dir holds a complete build whose pretrain_stats.json config_hash is key. */

@@ -16,7 +16,8 @@
 #include "base/schema.h"
 #include "base/strfmt.h"
 #include "harness/sweep/sweep.h"
-#include "harness/sweep/yaml.h"
+#include "harness/sweep/trial_id.h"
+#include "harness/yaml/yaml.h"
 #include "model/engine/ops.h" /* act_from_name */
 #include "model/text/vocab_build.h"
 

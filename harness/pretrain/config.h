@@ -4,7 +4,7 @@
  * why this is more than a parser: two configs that build the same model must give the
  * same key, and any change that changes the model must change it.
  *
- * Config (YAML, harness/sweep/yaml.h loader, `include:` allowed; every key optional):
+ * Config (YAML, harness/yaml/yaml.h loader, `include:` allowed; every key optional):
  *   name: tiny-bert                  # default: the file name without .yaml
  *   seed: 1
  *   corpus: {source: wordnet | wordnet-train | file, path: FILE (source file; relative to

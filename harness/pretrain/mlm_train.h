@@ -10,7 +10,7 @@
 #define HARNESS_PRETRAIN_MLM_TRAIN_H
 
 #include "base/err.h"
-#include "harness/pretrain/build.h"
+#include "harness/pretrain/build_opts.h"
 
 struct pt;
 

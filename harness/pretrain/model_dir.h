@@ -9,7 +9,7 @@
 #define HARNESS_PRETRAIN_MODEL_DIR_H
 
 #include "base/err.h"
-#include "harness/pretrain/build.h"
+#include "harness/pretrain/build_opts.h"
 
 #define PRETRAIN_STATS "pretrain_stats.json"
 

@@ -35,7 +35,7 @@
 #include <stddef.h>
 
 #include "base/err.h"
-#include "harness/sweep/yaml.h"
+#include "harness/yaml/yaml.h"
 
 #define PLOT_MAX_LIST   16 /* y columns, group_by/split_by columns, filter values */
 #define PLOT_MAX_FILTER 8

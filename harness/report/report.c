@@ -12,7 +12,7 @@
 #include "harness/report/plots.h"
 #include "harness/sweep/results.h"
 #include "harness/sweep/sweep.h"
-#include "harness/sweep/yaml.h"
+#include "harness/yaml/yaml.h"
 
 #define REPORT_MAX_YAML_LINES 200
 

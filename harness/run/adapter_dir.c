@@ -1,7 +1,7 @@
 /*
  * adapter_dir: the backbone and tokenizer an adapter was trained with (see adapter_dir.h).
  */
-#include "harness/sweep/adapter_dir.h"
+#include "harness/run/adapter_dir.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 
 #include "base/readfile.h"
-#include "harness/sweep/run.h"
+#include "harness/run/run.h"
 
 /* ---- the backbone ------------------------------------------------------------------ */
 

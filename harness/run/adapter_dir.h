@@ -3,7 +3,7 @@
  *
  * `predict` and `export` find the backbone an adapter names (adapter_resolve_model), build it
  * with the adapter on top (adapter_load_model), and tokenize with the settings it was trained
- * with (adapter_tokenizer).  What `run` records for them: harness/sweep/adapter_record.h.
+ * with (adapter_tokenizer).  What `run` records for them: harness/run/adapter_record.h.
  *
  * The functions that take errf print their own messages, as `peftbench CMD: ...`, and
  * warnings as `peftbench CMD: warning: ...`.

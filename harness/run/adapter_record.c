@@ -1,7 +1,7 @@
 /*
  * adapter_record: the settings a trial records beside its adapter (see adapter_record.h).
  */
-#include "harness/sweep/adapter_record.h"
+#include "harness/run/adapter_record.h"
 
 #include <limits.h>
 #include <stdio.h>

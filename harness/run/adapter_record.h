@@ -1,7 +1,7 @@
 /*
  * adapter_record: what `run` records beside a trial's adapter (methods/persist.h holds the
  * format), so that `predict` needs no flag to repeat the trial's evaluation
- * (harness/sweep/adapter_dir.h reads it back).
+ * (harness/run/adapter_dir.h reads it back).
  */
 #ifndef HARNESS_ADAPTER_RECORD_H
 #define HARNESS_ADAPTER_RECORD_H

@@ -1,14 +1,14 @@
 /*
  * export: an adapter saved by `run` rewritten in HF PEFT's layout (see export.h).
  */
-#include "harness/sweep/export.h"
+#include "harness/run/export.h"
 
 #include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/sweep/adapter_dir.h"
+#include "harness/run/adapter_dir.h"
 #include "methods/peft_format.h"
 #include "methods/registry.h"
 

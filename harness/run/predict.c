@@ -2,7 +2,7 @@
  * predict: the `peftbench predict` command (see predict.h): options, the adapter's recorded
  * settings against the flags, the forward passes and the predictions file.
  */
-#include "harness/sweep/predict.h"
+#include "harness/run/predict.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "base/strbuf.h"
-#include "harness/sweep/adapter_dir.h"
-#include "harness/sweep/predict_input.h"
+#include "harness/run/adapter_dir.h"
+#include "harness/run/predict_input.h"
 #include "harness/sweep/results.h"
 #include "harness/sweep/train.h"
 #include "methods/registry.h"

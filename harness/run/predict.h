@@ -10,7 +10,7 @@
  * (methods/persist.h) is the default of every setting: MODEL (its base model; a directory or
  * builtin:NAME), the task, max_seq_len and the tokenizer's options; a flag that overrides one
  * of them is a warning on stderr, a task with another label set an error
- * (harness/sweep/predict_input.h).  S, N: the trial's seed and max_dev, to score the same
+ * (harness/run/predict_input.h).  S, N: the trial's seed and max_dev, to score the same
  * subsample the sweep did.
  *
  * Writes a TSV with a header row:

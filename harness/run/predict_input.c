@@ -2,14 +2,14 @@
  * predict_input: a task split or a file of texts for `predict`, checked against the
  * adapter's recorded task (see predict_input.h).
  */
-#include "harness/sweep/predict_input.h"
+#include "harness/run/predict_input.h"
 
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/sweep/run.h"
+#include "harness/run/run.h"
 #include "harness/sweep/sweep.h"
 #include "tasks/tsv.h"
 

@@ -1,4 +1,4 @@
-#include "harness/sweep/run.h"
+#include "harness/run/run.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "harness/bench/bench.h"
-#include "harness/sweep/adapter_record.h"
+#include "harness/run/adapter_record.h"
 #include "methods/persist.h"
 #include "methods/registry.h"
 #include "model/arch/model.h"
@@ -482,7 +482,7 @@ static int create_methods(struct model *m, const struct trial *t, struct method_
 }
 
 /* Keep the trained method tensors and head under OUT/adapters/<id>/ (methods/persist.h)
- * with the settings predict needs (harness/sweep/adapter_record.h), and the backbone it was
+ * with the settings predict needs (harness/run/adapter_record.h), and the backbone it was
  * trained on named in a text file beside them (read by predict for older adapters too). */
 static int save_adapters(const struct run_ctx *c, const struct trial *t,
                          const struct task_data *td, const struct model *m,

@@ -21,7 +21,7 @@
 int results_write_atomic(const char *path, const char *text, size_t len, struct err *e);
 
 /* Testing aid: sleep PEFTBENCH_FAULT_SLOW_WRITE_MS milliseconds when that is set (a window
- * for killing a writer mid-write; harness/sweep/run.c lists the testing aids). */
+ * for killing a writer mid-write; harness/run/run.c lists the testing aids). */
 void results_fault_pause(void);
 
 /* mkdir -p */

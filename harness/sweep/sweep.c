@@ -1,7 +1,7 @@
 /*
  * sweep: a sweep file's top level and sweep_load (see sweep.h).
  *
- * Flow of sweep_load: load the YAML tree with includes (harness/sweep/yaml.h),
+ * Flow of sweep_load: load the YAML tree with includes (harness/yaml/yaml.h),
  * apply the command-line overrides, validate the top-level keys (this file:
  * name, model, tasks and file tasks, seeds, train, max_trials), then parse
  * each method block and expand the grid into trials with their canonical
@@ -19,7 +19,7 @@
 #include "harness/sweep/sweep_expand.h"
 #include "harness/sweep/sweep_schema.h"
 #include "harness/sweep/train_cfg.h"
-#include "harness/sweep/yaml.h"
+#include "harness/yaml/yaml.h"
 #include "tasks/task.h"
 
 /* ---- top level ----------------------------------------------------------- */
@@ -269,14 +269,6 @@ static int parse_top(struct sweep *s, const struct ynode *root, const char *path
     return 0;
 }
 
-const struct file_task_decl *sweep_file_task(const struct sweep *s, const char *name)
-{
-    for (int i = 0; i < s->nfile_tasks; i++)
-        if (strcmp(s->file_tasks[i].name, name) == 0)
-            return &s->file_tasks[i];
-    return NULL;
-}
-
 /* ---- load ------------------------------------------------------------------ */
 
 int sweep_load(struct sweep *s, const char *path, const struct sweep_opts *o, struct err *e)
@@ -319,30 +311,3 @@ int sweep_load(struct sweep *s, const char *path, const struct sweep_opts *o, st
     return rc;
 }
 
-void sweep_free(struct sweep *s)
-{
-    if (!s)
-        return;
-    for (int i = 0; s->tasks && i < s->ntasks; i++)
-        free(s->tasks[i]);
-    free(s->tasks);
-    for (int i = 0; s->file_tasks && i < s->nfile_tasks; i++) {
-        struct file_task_decl *ft = &s->file_tasks[i];
-        for (int j = 0; j < ft->n; j++) {
-            free(ft->keys[j]);
-            free(ft->values[j]);
-            free(ft->where[j]);
-        }
-        free(ft->keys);
-        free(ft->values);
-        free(ft->where);
-    }
-    free(s->file_tasks);
-    free(s->seeds);
-    for (size_t i = 0; s->trials && i < s->ntrials; i++)
-        free(s->trials[i].canonical);
-    free(s->trials);
-    free(s->plots_yaml);
-    free(s->resolved_yaml);
-    memset(s, 0, sizeof *s);
-}

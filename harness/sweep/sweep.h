@@ -28,7 +28,7 @@
  *   - Required: model, tasks, methods.  `sweep` defaults to the file name
  *     without its extension; seeds default to [SWEEP_DEFAULT_SEED];
  *     max_trials to SWEEP_DEFAULT_MAX_TRIALS.  `include` and the YAML limits
- *     are handled by harness/sweep/yaml.h (included files first, the including
+ *     are handled by harness/yaml/yaml.h (included files first, the including
  *     file on top; later keys win).
  *   - Values are typed by the schema, never by YAML: train settings parse
  *     their text strictly (integers are decimal, booleans exactly true/false);
@@ -69,76 +69,12 @@
 
 #include "methods/method.h"
 #include "base/err.h"
-#include "harness/sweep/train_cfg.h"
-#include "harness/sweep/trial_id.h"
+#include "harness/sweep/plan.h"
 
-#define SWEEP_MAX_COMPOSE 4   /* methods composed in one trial */
-#define SWEEP_NAME_MAX 128
-#define SWEEP_PATH_MAX 4096
-#define SWEEP_DEFAULT_SEED 1
-#define SWEEP_MAX_TASKS 1024
-#define SWEEP_MAX_SEEDS 4096
-#define SWEEP_DEFAULT_MAX_TRIALS 10000
-#define SWEEP_HARD_MAX_TRIALS 100000 /* even with allow_large: ~5 KiB of memory per trial */
-
-/* One method of a trial, fully resolved. */
-struct trial_method {
-    const struct method_ops *ops;
-    struct hp_values hp;
-};
-
-struct trial {
-    int index;                        /* position in plan order */
-    char id[SWEEP_ID_LEN + 1];        /* stable hash of canonical */
-    char task[64];
-    uint64_t seed;
-    struct train_cfg train;
-    int nmethods;
-    struct trial_method m[SWEEP_MAX_COMPOSE];
-    char label[128];                  /* methods joined with '+', e.g. "prefix+parallel" */
-    char *canonical;                  /* owned: canonical config text (hashed into id) */
-};
-
-/* A file task declared in the sweep (tasks: [{name: ..., path: ..., ...}]). */
-struct file_task_decl {
-    char name[64];
-    char **keys, **values; /* owned: (n) scalar fields as text; list values joined by ',' */
-    char **where;          /* owned: (n) "file:line:col" of each value */
-    int n;
-};
-
-struct sweep {
-    char name[SWEEP_NAME_MAX];
-    char path[SWEEP_PATH_MAX];        /* the file it came from */
-    char model[SWEEP_PATH_MAX];       /* "builtin:NAME" or a directory */
-    char data_dir[SWEEP_PATH_MAX];    /* "" when not given */
-    char **tasks;                     /* owned: (ntasks) names */
-    int ntasks;
-    struct file_task_decl *file_tasks;/* owned */
-    int nfile_tasks;
-    uint64_t *seeds;                  /* owned: (nseeds) */
-    int nseeds;
-    struct train_cfg train;           /* shared settings (before per-block overrides) */
-    size_t max_trials;                /* default 10000 */
-    struct trial *trials;             /* owned: (ntrials) in plan order */
-    size_t ntrials;
-    char *plots_yaml;                 /* owned: the raw `plots:` node as YAML text, or NULL */
-    char *resolved_yaml;              /* owned: the resolved sweep (after include/overrides) */
-};
-
-struct sweep_opts {
-    const char *const *overrides; /* Hydra-style "train.lr=1e-4", "seeds=1,2" */
-    int noverrides;
-    bool allow_large;             /* permit more than max_trials trials */
-};
 
 /* Parse, validate and expand a sweep file.  Every error names the file,
  * line and column, what was expected and what was found. */
 int sweep_load(struct sweep *s, const char *path, const struct sweep_opts *o, struct err *e);
-/* Free everything sweep_load allocated and zero *s (NULL-safe; safe on a zeroed struct). */
-void sweep_free(struct sweep *s);
 
-/* The file task declared under name, or NULL (a registry task or unknown). */
-const struct file_task_decl *sweep_file_task(const struct sweep *s, const char *name);
 
 #endif

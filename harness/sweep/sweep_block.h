@@ -18,8 +18,8 @@
 #include <stddef.h>
 
 #include "base/err.h"
-#include "harness/sweep/sweep.h"
-#include "harness/sweep/yaml_node.h"
+#include "harness/sweep/plan.h"
+#include "harness/yaml/yaml_node.h"
 #include "methods/method.h"
 
 /* One key of a method block: a hyperparameter or a train override, fixed or an axis. */

@@ -12,8 +12,8 @@
 #define HARNESS_SWEEP_EXPAND_H
 
 #include "base/err.h"
-#include "harness/sweep/sweep.h"
-#include "harness/sweep/yaml_node.h"
+#include "harness/sweep/plan.h"
+#include "harness/yaml/yaml_node.h"
 
 /* Parse every block of root's `methods:` (a non-empty list, checked by the
  * caller) against s's top-level settings, and fill s->trials / s->ntrials

@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 #include "base/err.h"
-#include "harness/sweep/yaml_node.h"
+#include "harness/yaml/yaml_node.h"
 
 /* What node n is / where it is, as a string for a message argument (the
  * buffer is a compound literal: it lives until the end of the enclosing block). */

@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "harness/sweep/sweep_schema.h"
-#include "harness/sweep/yaml_node.h"
-#include "harness/sweep/yaml_scalar.h"
+#include "harness/yaml/yaml_node.h"
+#include "harness/yaml/yaml_scalar.h"
 
 /* ---- train settings ------------------------------------------------------ */
 

@@ -13,7 +13,7 @@
 
 #include "base/schema.h"
 #include "base/strbuf.h"
-#include "harness/sweep/sweep.h"
+#include "harness/sweep/plan.h"
 #include "harness/sweep/train_cfg.h"
 
 /* Values go into the canonical text escaped, so no value can forge a line. */

@@ -16,10 +16,7 @@
 #ifndef HARNESS_TRIAL_ID_H
 #define HARNESS_TRIAL_ID_H
 
-#define SWEEP_ID_LEN 16 /* hex characters of a trial id */
-
-struct sweep;
-struct trial;
+#include "harness/sweep/plan.h" /* struct sweep, struct trial, SWEEP_ID_LEN */
 
 /* The id of a canonical text: FNV-1a 64, 16 lowercase hex digits + NUL into id. */
 void sweep_hash_id(const char *canonical, char id[SWEEP_ID_LEN + 1]);

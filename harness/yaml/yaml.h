@@ -40,12 +40,12 @@
 #ifndef HARNESS_YAML_H
 #define HARNESS_YAML_H
 
-#include "harness/sweep/yaml_emit.h"
-#include "harness/sweep/yaml_limits.h"
-#include "harness/sweep/yaml_load.h"
-#include "harness/sweep/yaml_node.h"
-#include "harness/sweep/yaml_override.h"
-#include "harness/sweep/yaml_parse.h"
-#include "harness/sweep/yaml_scalar.h"
+#include "harness/yaml/yaml_emit.h"
+#include "harness/yaml/yaml_limits.h"
+#include "harness/yaml/yaml_load.h"
+#include "harness/yaml/yaml_node.h"
+#include "harness/yaml/yaml_override.h"
+#include "harness/yaml/yaml_parse.h"
+#include "harness/yaml/yaml_scalar.h"
 
 #endif

@@ -3,7 +3,7 @@
  * emitter, so a resolved sweep (after includes and overrides) can be saved
  * and loaded again to the same tree.
  */
-#include "harness/sweep/yaml_emit.h"
+#include "harness/yaml/yaml_emit.h"
 
 #include <limits.h>
 #include <stdlib.h>

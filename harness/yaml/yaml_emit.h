@@ -6,7 +6,7 @@
 #define HARNESS_YAML_EMIT_H
 
 #include "base/err.h"
-#include "harness/sweep/yaml_node.h"
+#include "harness/yaml/yaml_node.h"
 
 /* Emit n as block-style YAML text into *out (owned; caller frees).  Plain
  * scalars stay plain where YAML allows, quoted ones are double-quoted, so

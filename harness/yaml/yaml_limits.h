@@ -1,5 +1,5 @@
 /*
- * yaml_limits: the limits every YAML load enforces (harness/sweep/yaml.h
+ * yaml_limits: the limits every YAML load enforces (harness/yaml/yaml.h
  * explains each decision), and the budget one load counts against them.
  *
  * They live in their own header because four parts of the loader share them:

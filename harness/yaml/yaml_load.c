@@ -5,7 +5,7 @@
  * trees under the including one.  One budget covers the file and all its
  * includes.
  */
-#include "harness/sweep/yaml_load.h"
+#include "harness/yaml/yaml_load.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 
 #include "base/strfmt.h"
-#include "harness/sweep/yaml_parse.h"
+#include "harness/yaml/yaml_parse.h"
 
 /* ---- files and includes -------------------------------------------------- */
 

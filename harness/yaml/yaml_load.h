@@ -7,7 +7,7 @@
 #include <stdbool.h>
 
 #include "base/err.h"
-#include "harness/sweep/yaml_node.h"
+#include "harness/yaml/yaml_node.h"
 
 /* Load path into *out (NULL for a file with no document: empty or only comments).
  * When includes is true, a top-level `include: FILE` or `include: [FILE, ...]`

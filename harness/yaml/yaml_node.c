@@ -5,7 +5,7 @@
  * views, and the "file:line:col: ..." messages every YAML schema checker
  * reports with.
  */
-#include "harness/sweep/yaml_node.h"
+#include "harness/yaml/yaml_node.h"
 
 #include <stdarg.h>
 #include <stdio.h>

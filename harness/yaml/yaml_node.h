@@ -6,7 +6,7 @@
  *
  * The tree has three kinds of node: scalar, sequence, mapping.  Scalars keep
  * their text and whether they were quoted; nothing is typed here (see
- * harness/sweep/yaml_scalar.h).  Every node holds a reference to the source
+ * harness/yaml/yaml_scalar.h).  Every node holds a reference to the source
  * name it came from, so messages can say "file:line:col" after the file is
  * closed.
  */
@@ -17,7 +17,7 @@
 #include <stddef.h>
 
 #include "base/err.h"
-#include "harness/sweep/yaml_limits.h"
+#include "harness/yaml/yaml_limits.h"
 
 enum ynode_kind {
     YNODE_SCALAR = 0,

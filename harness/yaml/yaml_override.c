@@ -4,14 +4,14 @@
  * walked (dotted keys first, list indexes, missing keys created) and the
  * value, parsed as flow YAML or plain text, replaces its target.
  */
-#include "harness/sweep/yaml_override.h"
+#include "harness/yaml/yaml_override.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/strfmt.h"
-#include "harness/sweep/yaml_parse.h"
+#include "harness/yaml/yaml_parse.h"
 
 #define OVERRIDE_MAX_SEGMENTS 16
 

@@ -6,7 +6,7 @@
 #define HARNESS_YAML_OVERRIDE_H
 
 #include "base/err.h"
-#include "harness/sweep/yaml_node.h"
+#include "harness/yaml/yaml_node.h"
 
 /* Apply one Hydra-style override "a.b.c=VALUE" to the mapping *root (created
  * when *root is NULL).  The path is dotted: in a mapping a segment names a

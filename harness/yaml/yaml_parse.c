@@ -6,7 +6,7 @@
  * start, so a partial tree is always reachable from the root and one
  * ynode_free cleans up after any error.
  */
-#include "harness/sweep/yaml_parse.h"
+#include "harness/yaml/yaml_parse.h"
 
 #include <stdarg.h>
 #include <stdint.h>

@@ -11,8 +11,8 @@
 #include <stddef.h>
 
 #include "base/err.h"
-#include "harness/sweep/yaml_limits.h"
-#include "harness/sweep/yaml_node.h"
+#include "harness/yaml/yaml_limits.h"
+#include "harness/yaml/yaml_node.h"
 
 /* Parse text[0..len) (named name in messages) into *out (NULL when empty). */
 int ynode_parse_string(struct ynode **out, const char *text, size_t len, const char *name,

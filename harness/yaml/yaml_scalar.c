@@ -3,7 +3,7 @@
  * keeps every scalar as text; a schema that wants a number asks here, so
  * "0x10", " 3" or "1e400" are errors rather than YAML 1.1 surprises.
  */
-#include "harness/sweep/yaml_scalar.h"
+#include "harness/yaml/yaml_scalar.h"
 
 #include <errno.h>
 #include <math.h>

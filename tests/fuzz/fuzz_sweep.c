@@ -14,7 +14,7 @@
 #include "tests/fuzz/fuzz_util.h"
 
 #include "harness/sweep/sweep.h"
-#include "harness/sweep/yaml.h"
+#include "harness/yaml/yaml.h"
 
 #define MAX_OVERRIDES 4
 

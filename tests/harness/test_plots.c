@@ -24,7 +24,7 @@
 #include "harness/report/plots.h"
 #include "harness/report/report.h"
 #include "harness/sweep/results.h"
-#include "harness/sweep/yaml.h"
+#include "harness/yaml/yaml.h"
 #include "tests/suites.h"
 #include "tests/cli_util.h"
 

@@ -18,7 +18,7 @@
 
 #include "tests/gradcheck.h"
 #include "harness/pretrain/pretrain.h"
-#include "harness/sweep/run.h"
+#include "harness/run/run.h"
 #include "model/arch/mlm.h"
 #include "model/arch/model.h"
 #include "model/engine/rng.h"

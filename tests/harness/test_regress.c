@@ -26,7 +26,7 @@
 #include "base/readfile.h"
 #include "harness/sweep/results.h"
 #include "harness/sweep/sweep.h"
-#include "harness/sweep/yaml.h"
+#include "harness/yaml/yaml.h"
 #include "methods/persist.h"
 #include "model/io/hfconfig.h"
 #include "model/io/safetensors.h"

@@ -14,7 +14,8 @@
 #include <unistd.h>
 
 #include "harness/sweep/sweep.h"
-#include "harness/sweep/yaml.h"
+#include "harness/sweep/trial_id.h"
+#include "harness/yaml/yaml.h"
 #include "methods/registry.h"
 #include "tests/suites.h"
 #include "tests/cli_util.h"

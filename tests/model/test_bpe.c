@@ -789,6 +789,62 @@ START_TEST(load_dir_errors)
 }
 END_TEST
 
+/* A FIFO (nobody writing) as any tokenizer file, loaded directly or from its directory: an
+ * error at once naming it, where each read used to wait for a writer forever (and a FIFO
+ * vocab.txt made the directory look empty).  alarm: a regression fails instead of hanging. */
+START_TEST(fifos_are_refused)
+{
+    int dummy;
+    struct tokenizer *t = (struct tokenizer *)&dummy;
+    struct err e = {0};
+    char fifo[300], other[300];
+    alarm(20);
+
+    new_subdir("fifo-vocab");
+    write_str(in_sub("merges.txt"), MERGES);
+    snprintf(fifo, sizeof fifo, "%s/vocab.json", subdir);
+    snprintf(other, sizeof other, "%s/merges.txt", subdir);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    ck_assert_int_eq(tokenizer_load_bpe(&t, fifo, other, NULL, &e), ERR_IO);
+    ck_assert_ptr_null(t);
+    ck_msg_has(e, "vocab.json: not a regular file (a FIFO)");
+    ck_assert_int_eq(tokenizer_load_dir(&t, subdir, &e), ERR_IO);
+    ck_msg_has(e, "vocab.json: not a regular file (a FIFO)");
+
+    new_subdir("fifo-merges");
+    write_vocab(in_sub("vocab.json"));
+    snprintf(fifo, sizeof fifo, "%s/merges.txt", subdir);
+    snprintf(other, sizeof other, "%s/vocab.json", subdir);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    ck_assert_int_eq(tokenizer_load_bpe(&t, other, fifo, NULL, &e), ERR_IO);
+    ck_msg_has(e, "merges.txt: not a regular file (a FIFO)");
+    ck_assert_int_eq(tokenizer_load_dir(&t, subdir, &e), ERR_IO);
+    ck_msg_has(e, "merges.txt: not a regular file (a FIFO)");
+
+    new_subdir("fifo-vocab-txt"); /* once "no tokenizer files" */
+    snprintf(fifo, sizeof fifo, "%s/vocab.txt", subdir);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    ck_assert_int_eq(tokenizer_load_dir(&t, subdir, &e), ERR_IO);
+    ck_msg_has(e, "vocab.txt: not a regular file (a FIFO)");
+
+    new_subdir("fifo-config"); /* once skipped as if absent */
+    write_str(in_sub("vocab.txt"), "[PAD]\n[UNK]\n[CLS]\n[SEP]\n");
+    snprintf(fifo, sizeof fifo, "%s/tokenizer_config.json", subdir);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    ck_assert_int_eq(tokenizer_load_dir(&t, subdir, &e), ERR_IO);
+    ck_msg_has(e, "tokenizer_config.json: not a regular file (a FIFO)");
+    ck_assert_ptr_null(t);
+
+    new_subdir("dir-vocab"); /* a directory named vocab.json */
+    write_str(in_sub("merges.txt"), MERGES);
+    snprintf(fifo, sizeof fifo, "%s/vocab.json", subdir);
+    ck_assert_int_eq(mkdir(fifo, 0700), 0);
+    ck_assert_int_eq(tokenizer_load_dir(&t, subdir, &e), ERR_IO);
+    ck_msg_has(e, "vocab.json: not a regular file (a directory)");
+    alarm(0);
+}
+END_TEST
+
 Suite *bpe_suite(void)
 {
     Suite *s = suite_create("bpe");
@@ -838,6 +894,7 @@ Suite *bpe_suite(void)
     tcase_add_test(tc, vocab_access_and_gaps);
     tcase_add_test(tc, load_dir_picks_the_format);
     tcase_add_test(tc, load_dir_errors);
+    tcase_add_test(tc, fifos_are_refused);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "model/text/tokenizer.h"
@@ -391,10 +392,10 @@ END_TEST
  * spare token to a, as peftbench did, kept `1 dead` and dropped `no`. */
 START_TEST(encode_truncation_tornadoes)
 {
-    static const char *const V[] = {
-        "[PAD]", "[UNK]", "[CLS]",    "[SEP]", "tornado", "##es", "level", "homes", "in",
-        "okla",  "##homa", ",",       "1",     "dead",    "hit",  "kan",   ".",     ";",
-        "no",    "injuries", "reported"};
+    static const char *const V[] = {"[PAD]", "[UNK]",    "[CLS]",   "[SEP]", "tornado", "##es",
+                                    "level", "homes",    "in",      "okla",  "##homa",  ",",
+                                    "1",     "dead",     "hit",     "kan",   ".",       ";",
+                                    "no",    "injuries", "reported"};
     struct tokenizer *t = NULL;
     struct err e = {0};
     ck_assert_msg(tokenizer_from_tokens(&t, V, (int)(sizeof V / sizeof *V), NULL, &e) == 0, "%s",
@@ -404,8 +405,9 @@ START_TEST(encode_truncation_tornadoes)
                                       "Tornadoes hit Kan., Okla.; no injuries reported", 22, &enc,
                                       &e),
                      0);
-    ck_pieces_of(t, &enc, "[CLS] tornado ##es level homes in okla ##homa , 1 [SEP] "
-                          "tornado ##es hit kan . , okla . ; no [SEP]");
+    ck_pieces_of(t, &enc,
+                 "[CLS] tornado ##es level homes in okla ##homa , 1 [SEP] "
+                 "tornado ##es hit kan . , okla . ; no [SEP]");
     for (int i = 0; i < enc.len; i++)
         ck_assert_int_eq(enc.type_ids[i], i > 10);
     ck_assert(enc.truncated);
@@ -676,6 +678,30 @@ START_TEST(vocab_missing_file)
 }
 END_TEST
 
+/* A FIFO (nobody writing) or a device as vocab.txt: an error at once naming it, where the
+ * read used to wait for a writer forever, and tokenizer_load_dir names the FIFO instead of
+ * reporting "no tokenizer files".  alarm: a regression fails instead of hanging. */
+START_TEST(vocab_fifo_is_refused)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/vocab.txt", tmpdir);
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    alarm(20);
+    int dummy;
+    struct tokenizer *t = (struct tokenizer *)&dummy; /* must be reset to NULL */
+    struct err e;
+    ck_assert_int_eq(load(path, &t, &e), ERR_IO);
+    ck_assert_ptr_null(t);
+    ck_assert_msg(strstr(e.msg, "vocab.txt: not a regular file (a FIFO)"), "%s", e.msg);
+    ck_assert_int_eq(tokenizer_load_dir(&t, tmpdir, &e), ERR_IO);
+    ck_assert_ptr_null(t);
+    ck_assert_msg(strstr(e.msg, "vocab.txt: not a regular file (a FIFO)"), "%s", e.msg);
+    ck_assert_int_eq(load("/dev/null", &t, &e), ERR_IO);
+    ck_assert_msg(strstr(e.msg, "/dev/null: not a regular file (a character device)"), "%s", e.msg);
+    alarm(0);
+}
+END_TEST
+
 START_TEST(vocab_duplicate_names_both_lines)
 {
     struct tokenizer *t;
@@ -839,6 +865,7 @@ Suite *tokenizer_suite(void)
     tcase_add_test(tc, vocab_crlf_and_cr);
     tcase_add_test(tc, vocab_lines_are_tokens);
     tcase_add_test(tc, vocab_missing_file);
+    tcase_add_test(tc, vocab_fifo_is_refused);
     tcase_add_test(tc, vocab_duplicate_names_both_lines);
     tcase_add_loop_test(tc, vocab_missing_required_token, 0, 4);
     tcase_add_test(tc, vocab_bad_contents);
