@@ -4,7 +4,7 @@
  *
  * The recorded settings are optional keys of the config so that an adapter saved before
  * they existed (version 1) still loads: what it lacks stays "not recorded" and the caller
- * (harness/sweep/predict.c) falls back to its flags and defaults.  Every key present is
+ * (harness/run/predict.c) falls back to its flags and defaults.  Every key present is
  * checked for its JSON type and range, and a message names the file and the key.
  */
 #include "methods/persist.h"
