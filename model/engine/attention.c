@@ -251,11 +251,11 @@ void op_attention_fwd_q(float *out, float *probs, const float *q, const float *k
  *   dpk_h += scale dS[:, :P]^T q_bh, dpv_h += Pd[:, :P]^T dout_bh   (if non-NULL)
  * Masked keys have P = 0, hence Pd = 0, and dS is selected to exactly 0 (whatever dP):
  * they get no gradient.
- * pd, dp: (Tq, J) thread scratch; keep: (J) scratch.
+ * pd, dp: (Tq, J) thread scratch; krow: (J) scratch for the key-mask row.
  */
 static void attn_bwd_head(const struct attn_geom *g, float *dq, float *dk, float *dv, float *dpk,
                           float *dpv, const float *dout, const float *probs, int b, int h,
-                          float *pd, float *dp, float *keep)
+                          float *pd, float *dp, float *krow)
 {
     int T = g->T, Tq = g->Tq, D = g->D, P = g->P, Dh = g->Dh, J = g->J;
     size_t qoff = attn_off(g, Tq, b, h), koff = attn_off(g, T, b, h), poff = attn_poff(g, b, h);
@@ -279,9 +279,9 @@ static void attn_bwd_head(const struct attn_geom *g, float *dq, float *dk, float
         }
         pu = pd;
     }
-    attn_keep_row(keep, g->mask ? g->mask + (size_t)b * (size_t)T : NULL, P, T);
+    attn_keep_row(krow, g->mask ? g->mask + (size_t)b * (size_t)T : NULL, P, T);
     for (int i = 0; i < Tq; i++)
-        softmax_row_masked_bwd(dp + (size_t)i * (size_t)J, pr + (size_t)i * (size_t)J, keep, J);
+        softmax_row_masked_bwd(dp + (size_t)i * (size_t)J, pr + (size_t)i * (size_t)J, krow, J);
 
     float *dqh = dq + qoff;
     matmul_sgemm(MATMUL_N, MATMUL_N, Tq, Dh, T, g->scale, dp + P, J, kh, D, 0.0f, dqh, D);

@@ -1,5 +1,5 @@
 /*
- * Fuzz target: the YAML loader (harness/sweep/yaml.c) and the sweep schema/expander (harness/sweep/sweep.c),
+ * Fuzz target: the YAML loader (harness/yaml/) and the sweep schema/expander (harness/sweep/),
  * with the real method and task registries linked in.
  *
  * Input: parts separated by the line "#--": part 0 is sweep.yaml, part 1 (optional) is inc.yaml
