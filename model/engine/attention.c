@@ -326,8 +326,7 @@ void op_attention_bwd_q(float *dq, float *dk, float *dv, float *dpk, float *dpv,
         for (int h = 0; h < H; h++) {
             float *w = ws + (size_t)omp_get_thread_num() * per;
             for (int b = 0; b < B; b++)
-                attn_bwd_head(&g, dq, dk, dv, dpk, dpv, dout, probs, b, h, w, w + TJ,
-                              w + 2 * TJ);
+                attn_bwd_head(&g, dq, dk, dv, dpk, dpv, dout, probs, b, h, w, w + TJ, w + 2 * TJ);
         }
     } else {
         int BH = B * H;
