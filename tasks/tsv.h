@@ -42,7 +42,7 @@
 #include "base/err.h"
 
 #define TSV_MAX_LINE   ((size_t)1 << 20) /* bytes per line and per record: 1 MiB */
-#define TSV_MAX_FIELDS 256               /* fields per record */
+#define TSV_MAX_FIELDS 1024              /* fields per record (summary.csv: 8 per measure) */
 
 enum tsv_format { TSV_PLAIN = 0, TSV_QUOTED, TSV_CSV, TSV_JSONL };
 

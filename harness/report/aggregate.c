@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness/report/stats.h"
 #include "harness/sweep/results.h"
 #include "tasks/tsv.h"
 
@@ -140,30 +141,19 @@ int agg_table_load(struct agg_table *t, const char *path, struct err *e)
 
 void agg_stat_compute(struct agg_stat *s, const double *x, size_t n)
 {
-    double sum = 0.0, lo = INFINITY, hi = -INFINITY;
-    int k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!isfinite(x[i]))
-            continue;
-        sum += x[i];
-        lo = fmin(lo, x[i]);
-        hi = fmax(hi, x[i]);
-        k++;
-    }
-    s->n = k;
-    if (k == 0) {
-        s->mean = s->std = s->min = s->max = (double)NAN;
-        return;
-    }
-    s->mean = sum / k;
-    /* second pass about the mean: no cancellation for values with a large common offset */
-    double ss = 0.0;
+    struct stats_summary ss;
+    stats_summarize(&ss, x, n);
+    double lo = INFINITY, hi = -INFINITY;
     for (size_t i = 0; i < n; i++)
         if (isfinite(x[i]))
-            ss += (x[i] - s->mean) * (x[i] - s->mean);
-    s->std = k > 1 ? sqrt(ss / (k - 1)) : 0.0;
-    s->min = lo;
-    s->max = hi;
+            lo = fmin(lo, x[i]), hi = fmax(hi, x[i]);
+    s->n = ss.n;
+    s->mean = ss.mean;
+    s->std = ss.n == 1 ? 0.0 : ss.std; /* NaN when n == 0 */
+    s->sem = ss.sem;
+    s->ci95 = ss.ci95;
+    s->min = ss.n ? lo : (double)NAN;
+    s->max = ss.n ? hi : (double)NAN;
 }
 
 /* ---- settings --------------------------------------------------------------------- */
@@ -480,6 +470,31 @@ static void summary_seeds(struct strbuf *b, const struct agg *a, const struct ag
     strbuf_free(&seeds);
 }
 
+/* Per-measure columns, in order (aggregate.h). */
+static const char *const summary_stats[] = {"n",        "mean",      "std", "sem",
+                                            "ci95_low", "ci95_high", "min", "max"};
+#define SUMMARY_NSTATS ((int)(sizeof summary_stats / sizeof *summary_stats))
+
+/* One measure's cells: a statistic a sample cannot give is an empty cell, never 0 or "nan". */
+static void summary_measure(struct strbuf *b, const struct agg_stat *st)
+{
+    bool spread = st->n > 1;
+    const double v[SUMMARY_NSTATS - 1] = {
+        st->mean,
+        spread ? st->std : (double)NAN,
+        st->sem,
+        st->mean - st->ci95,
+        st->mean + st->ci95,
+        st->min,
+        st->max,
+    };
+    strbuf_printf(b, ",%d", st->n);
+    for (int k = 0; k < SUMMARY_NSTATS - 1; k++) {
+        strbuf_str(b, ",");
+        strbuf_num(b, v[k]);
+    }
+}
+
 int agg_write_summary(const struct agg *a, const char *path, struct err *e)
 {
     struct strbuf b = {0};
@@ -489,10 +504,9 @@ int agg_write_summary(const struct agg *a, const char *path, struct err *e)
         strbuf_csv(&b, a->t->cols[a->keys[k]]);
     }
     strbuf_str(&b, ",primary_metric,n,n_diverged,n_failed,seeds");
-    static const char *const stat_names[] = {"mean", "std", "min", "max"};
     for (int m = 0; m < a->nmeasures; m++)
-        for (int k = 0; k < 4; k++)
-            strbuf_printf(&b, ",%s_%s", a->t->cols[a->measures[m]], stat_names[k]);
+        for (int k = 0; k < SUMMARY_NSTATS; k++)
+            strbuf_printf(&b, ",%s_%s", a->t->cols[a->measures[m]], summary_stats[k]);
     strbuf_str(&b, "\n");
     for (size_t i = 0; i < a->n; i++) {
         const struct agg_setting *s = &a->s[i];
@@ -505,14 +519,8 @@ int agg_write_summary(const struct agg *a, const char *path, struct err *e)
         strbuf_csv(&b, agg_table_cell(a->t, s->row, a->col_metric));
         strbuf_printf(&b, ",%d,%d,%d,", s->n_ok, s->n_diverged, s->n_failed);
         summary_seeds(&b, a, s);
-        for (int m = 0; m < a->nmeasures; m++) {
-            const struct agg_stat *st = &s->stats[m];
-            const double v[4] = {st->mean, st->std, st->min, st->max};
-            for (int k = 0; k < 4; k++) {
-                strbuf_str(&b, ",");
-                strbuf_num(&b, v[k]);
-            }
-        }
+        for (int m = 0; m < a->nmeasures; m++)
+            summary_measure(&b, &s->stats[m]);
         strbuf_str(&b, "\n");
     }
     int rc = b.oom ? ERR_SET(e, ERR_NOMEM, "out of memory writing %s", path)

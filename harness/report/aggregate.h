@@ -6,9 +6,14 @@
  * the task, the method label, every hyperparameter column (method.param) and
  * every train.* column.  For each setting and each measure column
  * (agg_measures: the metrics, parameter counts, throughput, memory, ...) the
- * trials with status ok give
- *     mean, std (sample standard deviation, divisor n-1; 0 when n == 1),
- *     min, max, n (finite values only: an empty cell is not a value).
+ * trials with status ok give (harness/report/stats.h)
+ *     n (finite values only: an empty cell is not a value), mean,
+ *     std (sample standard deviation, divisor n-1), sem (std / sqrt(n)),
+ *     ci95 (half-width of the 95% Student-t confidence interval of the mean,
+ *     t(0.975, n-1) * sem), min, max.
+ * With one value there is no spread: sem and ci95 are NaN, and std is 0 in
+ * the struct (callers that print "mean ± std" keep working) but written
+ * empty to summary.csv, like sem and the interval.
  * Diverged and failed trials are counted per setting, never averaged.
  *
  * Settings are kept in order of their first row in the file (plan order), so
@@ -17,7 +22,10 @@
  * summary.csv (agg_write_summary): one row per setting:
  *     setting, model, task, method, <hyperparameter columns>, <train.* columns>,
  *     primary_metric, n, n_diverged, n_failed, seeds,
- *     then for each measure M present in results.csv: M_mean, M_std, M_min, M_max.
+ *     then for each measure M present in results.csv:
+ *     M_n, M_mean, M_std, M_sem, M_ci95_low, M_ci95_high, M_min, M_max
+ *     (M_n: ok trials with a value of M; std, sem and the interval are empty
+ *     when M_n < 2, every statistic is empty when M_n == 0).
  *
  * Library code: nothing here prints; errors go to struct err.
  */
@@ -64,7 +72,8 @@ bool agg_parse_num(const char *s, double *v);
 /* ---- statistics ------------------------------------------------------------------ */
 
 struct agg_stat {
-    double mean, std, min, max; /* NaN when n == 0 */
+    double mean, std, min, max; /* NaN when n == 0; std 0 when n == 1 */
+    double sem, ci95;           /* NaN when n < 2; the 95% interval is mean ± ci95 */
     int n;                      /* finite values that went in */
 };
 

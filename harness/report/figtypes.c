@@ -50,7 +50,8 @@ static void measure_label(char *out, size_t n, const struct agg *a, const size_t
         snprintf(out, n, "%s", col);
 }
 
-/* Mean and error-bar ends of a stat under the spec's error mode. */
+/* Mean and error-bar ends of a stat under the spec's error mode.  A stat without a spread
+ * (n == 1: sem and ci95 NaN, std 0) gets lo = hi = y: no bar; the point is ringed instead. */
 static void stat_bars(const struct agg_stat *st, enum plot_errors mode, double scale, double *y,
                       double *lo, double *hi)
 {
@@ -61,7 +62,10 @@ static void stat_bars(const struct agg_stat *st, enum plot_errors mode, double s
         d = st->std;
         break;
     case PLOT_ERRORS_SEM:
-        d = st->n > 0 ? st->std / sqrt((double)st->n) : 0.0;
+        d = st->sem;
+        break;
+    case PLOT_ERRORS_CI95:
+        d = st->ci95;
         break;
     case PLOT_ERRORS_MINMAX:
         *lo = st->min * scale;
@@ -70,15 +74,94 @@ static void stat_bars(const struct agg_stat *st, enum plot_errors mode, double s
     case PLOT_ERRORS_NONE:
         break;
     }
+    if (!isfinite(d) || st->n < 2)
+        d = 0.0;
     *lo = (st->mean - d) * scale;
     *hi = (st->mean + d) * scale;
 }
 
 static const char *errors_caption(enum plot_errors m)
 {
-    static const char *const c[] = {"error bars: std over seeds", "error bars: standard error",
-                                    "error bars: min-max over seeds", "no error bars"};
+    static const char *const c[] = {
+        "error bars: std over seeds",
+        "error bars: standard error of the mean",
+        "error bars: 95% CI of the mean (Student t)",
+        "error bars: min-max over seeds",
+        "no error bars",
+    };
     return c[m];
+}
+
+/* " (n=3)" or " (n=1-3)": the seeds behind a series' points. */
+static void n_suffix(char *out, size_t n, int lo, int hi)
+{
+    if (lo == hi)
+        snprintf(out, n, " (n=%d)", lo);
+    else
+        snprintf(out, n, " (n=%d-%d)", lo, hi);
+}
+
+/* The majority-class accuracy of the selected settings' task, for a dashed reference line:
+ * only when y is accuracy (the primary metric accuracy, or the accuracy column), the
+ * selection is one task, and its trials record one majority_fraction.  NaN otherwise. */
+static double majority_line(const struct agg *a, const size_t *sel, size_t nsel, const char *y)
+{
+    int col = agg_table_col(a->t, "majority_fraction");
+    if (col < 0 || nsel == 0)
+        return (double)NAN;
+    double m = (double)NAN;
+    for (size_t i = 0; i < nsel; i++) {
+        const struct agg_setting *s = &a->s[sel[i]];
+        const char *metric = agg_table_cell(a->t, s->row, a->col_metric);
+        if (strcmp(y, "accuracy") != 0 &&
+            !(strcmp(y, "primary_value") == 0 && strcmp(metric, "accuracy") == 0))
+            return (double)NAN;
+        if (strcmp(agg_table_cell(a->t, s->row, a->col_task),
+                   agg_table_cell(a->t, a->s[sel[0]].row, a->col_task)) != 0)
+            return (double)NAN;
+        for (size_t r = 0; r < s->nrows; r++) {
+            double v;
+            if (!agg_parse_num(agg_table_cell(a->t, s->rows[r], col), &v))
+                continue;
+            if (isfinite(m) && fabs(v - m) > 1e-9)
+                return (double)NAN; /* trials disagree (different dev subsets) */
+            m = v;
+        }
+    }
+    return m;
+}
+
+/* Before `plot`: a dashed line across the whole graph at the majority-class accuracy;
+ * autoscaled y (range true) stretches to show it. */
+static void majority_setup(struct strbuf *gp, double maj, bool range)
+{
+    if (!isfinite(maj))
+        return;
+    strbuf_printf(gp,
+                  "set arrow 9 from graph 0, first %.9g to graph 1, first %.9g nohead dt 2 "
+                  "lw 1.5 lc rgb '#555555' front\n",
+                  maj, maj);
+    if (range)
+        strbuf_printf(gp, "set yrange [*<%.9g:%.9g<*]\n", maj, maj);
+}
+
+/* In the plot command: the line's key entry. */
+static void draw_majority(struct strbuf *gp, double maj)
+{
+    if (isfinite(maj))
+        strbuf_printf(gp,
+                      ", \\\n     NaN with lines dt 2 lw 1.5 lc rgb '#555555' "
+                      "title 'majority class (%.3f)'",
+                      maj);
+}
+
+/* The caption under the key (right column, clear of the axis labels): the error-bar mode and
+ * what n counts. */
+static void caption(struct strbuf *gp, enum plot_errors m, const char *n_counts)
+{
+    strbuf_printf(gp, "set label 1 '%s' at screen 0.72, screen 0.07 font ',8'\n",
+                  errors_caption(m));
+    strbuf_printf(gp, "set label 2 '(n=K): %s' at screen 0.72, screen 0.04 font ',8'\n", n_counts);
 }
 
 /* The figure title: the spec's or the default, after the split part ("wn-pos: ..."). */
@@ -127,6 +210,19 @@ static bool all_pow2(const struct point *pt, size_t n)
             return false;
     }
     return true;
+}
+
+/* A log y axis over the points' error-bar ends that are > 0. */
+static void log_y(struct strbuf *gp, const struct point *pt, size_t n)
+{
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        const double v[3] = {pt[i].y, pt[i].lo, pt[i].hi};
+        for (int k = 0; k < 3; k++)
+            if (v[k] > 0)
+                lo = fmin(lo, v[k]), hi = fmax(hi, v[k]);
+    }
+    gnuplot_log_axis(gp, "y", lo, hi, 10);
 }
 
 int figtypes_write_line(struct figctx *fx, const struct plot_spec *sp, const struct plotcols *rv,
@@ -199,8 +295,8 @@ int figtypes_write_line(struct figctx *fx, const struct plot_spec *sp, const str
         figctx_warn(fx, "figure %s: logx ignored: %s is categorical", name, rv->x.name);
     if (!numeric)
         logx = 0;
-    else if (logx < 0)
-        logx = xmin > 0 && xmax / xmin >= 16.0;
+    else if (logx < 0) /* wide ranges, and doubling sweeps (rank 2, 4, 8): log axes */
+        logx = xmin > 0 && (xmax / xmin >= 16.0 || (all_pow2(pt, np) && xmax / xmin >= 4.0));
     if (logx && !(xmin > 0)) {
         figctx_warn(fx, "figure %s: logx ignored: %s has values <= 0", name, rv->x.name);
         logx = 0;
@@ -246,9 +342,9 @@ int figtypes_write_line(struct figctx *fx, const struct plot_spec *sp, const str
     gnuplot_label(&gp, "x", xl);
     gnuplot_label(&gp, "y", yl);
     if (logx)
-        strbuf_printf(&gp, "set logscale x %d\n", all_pow2(pt, np) ? 2 : 10);
+        gnuplot_log_axis(&gp, "x", xmin, xmax, all_pow2(pt, np) ? 2 : 10);
     if (sp->logy == 1)
-        strbuf_str(&gp, "set logscale y\n");
+        log_y(&gp, pt, np);
     if (!numeric) {
         strbuf_str(&gp, "set xtics (");
         for (int c = 0; c < cats.n; c++) {
@@ -260,17 +356,33 @@ int figtypes_write_line(struct figctx *fx, const struct plot_spec *sp, const str
     } else {
         strbuf_str(&gp, "set offsets graph 0.03, graph 0.03, graph 0.05, graph 0.05\n");
     }
-    strbuf_printf(&gp, "set label 1 '%s' at screen 0.01, screen 0.02 font ',8'\n",
-                   errors_caption(sp->errors));
+    caption(&gp, sp->errors, "seeds per point; ringed: n = 1");
+    double maj = majority_line(a, sel, nsel, y->name);
+    majority_setup(&gp, maj, sp->logy != 1);
     bool bars = sp->errors != PLOT_ERRORS_NONE;
     const char *with = sp->type == PLOT_SCATTER ? (bars ? "yerrorbars" : "points")
                                                 : (bars ? "yerrorlines" : "linespoints");
     strbuf_str(&gp, "plot ");
+    bool single = false;
     for (int k = 0; k < series.n; k++) {
+        int nlo = 1 << 30, nhi = 0;
+        for (size_t i = 0; i < np; i++)
+            if (pt[i].series == k)
+                nlo = pt[i].n < nlo ? pt[i].n : nlo, nhi = pt[i].n > nhi ? pt[i].n : nhi;
+        single |= nlo == 1;
+        char t[700], ns[48];
+        n_suffix(ns, sizeof ns, nlo, nhi);
+        snprintf(t, sizeof t, "%s%s", series.v[k], ns);
         strbuf_printf(&gp, "%s'%s.dat' index %d using 1:2%s with %s lw 1.5 ps 0.9 title ",
                        k ? ", \\\n     " : "", name, k, bars ? ":3:4" : "", with);
-        gnuplot_str(&gp, series.v[k]);
+        gnuplot_str(&gp, t);
     }
+    if (single) /* one seed: no spread to show, so the point is ringed, not given a bar */
+        strbuf_printf(&gp,
+                      ", \\\n     '%s.dat' using 1:($5 == 1 ? $2 : 1/0) with points pt 6 ps 2.2 "
+                      "lw 1.5 lc rgb '#000000' title 'n = 1 seed (no error bar)'",
+                      name);
+    draw_majority(&gp, maj);
     strbuf_str(&gp, "\n");
     gnuplot_script_end(&gp, name);
     rc = figctx_write(fx, name, title, &dat, &gp, e);
@@ -332,14 +444,16 @@ int figtypes_write_bar(struct figctx *fx, const struct plot_spec *sp, const stru
                    bytes ? " (bytes shown in MiB)" : "");
     int nbars = 0;
     double ytop = 0.0; /* highest bar, stack or error-bar end: gnuplot's autoscale misses them */
+    double ybot = INFINITY; /* lowest positive one, for a log axis */
     for (size_t i = 0; i < nsel; i++) {
         const struct agg_setting *s = &a->s[sel[i]];
         if (s->stats[rv->y[0].measure].n == 0)
             continue;
         double stack = 0.0;
         char label[600];
-        snprintf(label, sizeof label, "%s%s%s", s->label, tasks_differ ? " / " : "",
-                 tasks_differ ? agg_table_cell(a->t, s->row, a->col_task) : "");
+        snprintf(label, sizeof label, "%s%s%s (n=%d)", s->label, tasks_differ ? " / " : "",
+                 tasks_differ ? agg_table_cell(a->t, s->row, a->col_task) : "",
+                 s->stats[rv->y[0].measure].n);
         gnuplot_dat_str(&dat, label);
         for (int k = 0; k < rv->ny; k++) {
             double y, lo, hi;
@@ -348,6 +462,8 @@ int figtypes_write_bar(struct figctx *fx, const struct plot_spec *sp, const stru
                 y = lo = hi = 0.0; /* an absent category stacks as nothing */
             stack += y;
             ytop = fmax(ytop, stacked ? stack : fmax(y, hi));
+            if ((stacked ? stack : fmin(y, lo)) > 0)
+                ybot = fmin(ybot, stacked ? stack : fmin(y, lo));
             if (stacked)
                 strbuf_printf(&dat, " %.9g", y);
             else
@@ -377,15 +493,18 @@ int figtypes_write_bar(struct figctx *fx, const struct plot_spec *sp, const stru
         strbuf_str(&gp, "set style histogram clustered gap 1\n");
     strbuf_str(&gp, "set style fill solid 0.7 border -1\nset boxwidth 0.75\n"
                      "set xtics rotate by -35 scale 0\nset grid noxtics\n");
+    double maj = stacked ? (double)NAN : majority_line(a, sel, nsel, rv->y[0].name);
+    if (isfinite(maj))
+        ytop = fmax(ytop, maj);
     if (sp->logy == 1)
-        strbuf_str(&gp, "set logscale y\n");
+        gnuplot_log_axis(&gp, "y", ybot, ytop, 10);
     else if (ytop > 0 && isfinite(ytop))
         strbuf_printf(&gp, "set yrange [0:%.6g]\n", ytop * 1.08);
     else
         strbuf_str(&gp, "set yrange [0:*]\n");
     if (bars)
-        strbuf_printf(&gp, "set label 1 '%s' at screen 0.01, screen 0.02 font ',8'\n",
-                       errors_caption(sp->errors));
+        caption(&gp, sp->errors, "seeds per bar; n = 1 has no error bar");
+    majority_setup(&gp, maj, false);
     if (!stacked)
         strbuf_str(&gp, "set key off\n");
     strbuf_str(&gp, "plot ");
@@ -403,6 +522,7 @@ int figtypes_write_bar(struct figctx *fx, const struct plot_spec *sp, const stru
                        ", \\\n     '%s.dat' using 0:%d with points pt 7 ps 1.2 lc "
                        "'black' title 'accountant peak (simultaneous)'",
                        name, 2 + rv->ny);
+    draw_majority(&gp, maj);
     strbuf_str(&gp, "\n");
     gnuplot_script_end(&gp, name);
     rc = figctx_write(fx, name, title, &dat, &gp, e);
@@ -476,6 +596,20 @@ static int curve_values(struct figctx *fx, const struct agg_setting *s, const ch
     return rc;
 }
 
+/* The fewest (lowest) or most trials with a value at any epoch of vals (nr x maxe). */
+static int curve_n(const double *vals, size_t nr, int maxe, bool lowest)
+{
+    int best = lowest ? 1 << 30 : 0;
+    for (int ep = 0; ep < maxe; ep++) {
+        int k = 0;
+        for (size_t r = 0; r < nr; r++)
+            k += isfinite(vals[r * (size_t)maxe + (size_t)ep]);
+        if (k > 0)
+            best = lowest ? (k < best ? k : best) : (k > best ? k : best);
+    }
+    return best == 1 << 30 ? 0 : best;
+}
+
 int figtypes_write_curve(struct figctx *fx, const struct plot_spec *sp, const struct plotcols *rv,
                          const size_t *sel, size_t nsel, const char *name, const char *lead,
                          struct err *e)
@@ -521,6 +655,7 @@ int figtypes_write_curve(struct figctx *fx, const struct plot_spec *sp, const st
                    "# one block per series (gnuplot index), separated by two blank lines\n",
                    name, title, key, errors_caption(sp->errors));
     int nblocks = 0, maxall = 0;
+    bool single = false; /* some epoch's mean comes from one trial */
     struct strset titles = {0};
     for (int k = 0; k < series.n && rc == ERR_OK; k++) {
         double *vals = NULL;
@@ -531,13 +666,15 @@ int figtypes_write_curve(struct figctx *fx, const struct plot_spec *sp, const st
             free(vals);
             continue;
         }
-        char t[700];
+        char t[700], ns[48];
+        n_suffix(ns, sizeof ns, curve_n(vals, nr, maxe, true), curve_n(vals, nr, maxe, false));
         if (nin[k] > 1)
-            snprintf(t, sizeof t, "%s (best: %s)", series.v[k], a->s[best[k]].label);
+            snprintf(t, sizeof t, "%s (best: %s)%s", series.v[k], a->s[best[k]].label, ns);
         else
-            snprintf(t, sizeof t, "%s", series.v[k]);
+            snprintf(t, sizeof t, "%s%s", series.v[k], ns);
         strset_add(&titles, t);
         strbuf_printf(&dat, "%s# series %d: %s\n", nblocks ? "\n\n" : "", nblocks, t);
+        single |= curve_n(vals, nr, maxe, true) == 1;
         double *col = malloc(nr * sizeof *col);
         for (int ep = 0; col && ep < maxe; ep++) {
             for (size_t r = 0; r < nr; r++)
@@ -569,9 +706,12 @@ int figtypes_write_curve(struct figctx *fx, const struct plot_spec *sp, const st
             strbuf_str(&gp, "set xtics 1\n");
         strbuf_str(&gp, "set offsets graph 0.03, graph 0.03, graph 0.05, graph 0.05\n");
         if (sp->logy == 1)
-            strbuf_str(&gp, "set logscale y\n");
-        strbuf_printf(&gp, "set label 1 '%s' at screen 0.01, screen 0.02 font ',8'\n",
-                       errors_caption(sp->errors));
+            strbuf_str(&gp, "set logscale y 10\nset format y '%g'\n");
+        caption(&gp, sp->errors, "trials per epoch; ringed: n = 1");
+        double maj = strcmp(key, "dev_primary") == 0
+                         ? majority_line(a, sel, nsel, "primary_value")
+                         : (double)NAN;
+        majority_setup(&gp, maj, sp->logy != 1);
         bool bars = sp->errors != PLOT_ERRORS_NONE;
         strbuf_str(&gp, "plot ");
         for (int k = 0; k < nblocks; k++) {
@@ -580,6 +720,12 @@ int figtypes_write_curve(struct figctx *fx, const struct plot_spec *sp, const st
                            bars ? "yerrorlines" : "linespoints");
             gnuplot_str(&gp, titles.v[k]);
         }
+        if (single)
+            strbuf_printf(&gp,
+                          ", \\\n     '%s.dat' using 1:($5 == 1 ? $2 : 1/0) with points pt 6 "
+                          "ps 2.2 lw 1.5 lc rgb '#000000' title 'n = 1 (no error bar)'",
+                          name);
+        draw_majority(&gp, maj);
         strbuf_str(&gp, "\n");
         gnuplot_script_end(&gp, name);
         rc = figctx_write(fx, name, title, &dat, &gp, e);

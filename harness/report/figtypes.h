@@ -11,7 +11,13 @@
  *   curve          dev_primary or train_loss per epoch from the trial JSON
  *                  records, one curve per series (its best setting by mean
  *                  dev primary metric).
- * Error bars follow the spec's errors mode; bytes are shown in MiB.
+ * Error bars follow the spec's errorbars mode (default the 95% Student-t
+ * interval of the mean), named in a caption under the key; the seeds behind
+ * each series are in its legend entry (bars: in the bar label), and a point
+ * backed by one seed has no bar and is ringed.  Figures of a task's accuracy
+ * draw its majority class (results.csv majority_fraction) as a dashed line.
+ * Log axes get a tic at every power of the base (gnuplot_log_axis).  Bytes
+ * are shown in MiB.
  *
  * Each takes the resolved columns rv of spec sp, the selected settings
  * sel[0..nsel) (indices into fx->a->s), the figure name and lead (the split

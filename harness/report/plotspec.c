@@ -10,13 +10,15 @@
 #include "base/strfmt.h"
 
 static const char *const spec_fields[] = {
-    "output", "type", "x",      "y",     "group_by", "split_by", "filter",
-    "logx",   "logy", "errors", "title", "xlabel",   "ylabel",   "enabled",
+    "output", "type",   "x",         "y",     "group_by", "split_by", "filter", "logx",
+    "logy",   "errors", "errorbars", "title", "xlabel",   "ylabel",   "enabled",
 };
 #define NFIELDS ((int)(sizeof spec_fields / sizeof *spec_fields))
 
 static const char *const type_names[] = {"line", "scatter", "bar", "curve"};
-static const char *const errors_names[] = {"std", "sem", "minmax", "none"};
+/* in enum plot_errors order */
+static const char *const errors_names[] = {"std", "sem", "ci95", "minmax", "none"};
+#define NERRORS ((int)(sizeof errors_names / sizeof *errors_names))
 
 #define WHERE(n)    ynode_where((n), (char[PLOT_WHERE_MAX]){0}, PLOT_WHERE_MAX)
 #define DESCRIBE(n) ynode_describe((n), (char[96]){0}, 96)
@@ -168,8 +170,8 @@ static int parse_field(struct plot_spec *sp, int idx, const struct ynode *k, con
         if (get_choice(v, idx, f, type_names, 4, &ch, e))
             return e->code;
         sp->type = (enum plot_type)ch;
-    } else if (strcmp(f, "errors") == 0) {
-        if (get_choice(v, idx, f, errors_names, 4, &ch, e))
+    } else if (strcmp(f, "errorbars") == 0 || strcmp(f, "errors") == 0) {
+        if (get_choice(v, idx, f, errors_names, NERRORS, &ch, e))
             return e->code;
         sp->errors = (enum plot_errors)ch;
     } else if (strcmp(f, "x") == 0) {
@@ -205,6 +207,7 @@ void plot_spec_init(struct plot_spec *sp)
     memset(sp, 0, sizeof *sp);
     sp->type = PLOT_LINE;
     sp->logx = sp->logy = -1;
+    sp->errors = PLOT_ERRORS_CI95;
     sp->enabled = true;
 }
 

@@ -21,7 +21,10 @@
  *   filter    mapping column: value or [values]: keep settings whose cell
  *             equals one of them (numbers compare numerically).
  *   logx, logy  true | false (default: automatic for x, off for y)
- *   errors    std (default) | sem | minmax | none
+ *   errorbars ci95 (default: the 95% Student-t confidence interval of the
+ *             mean over seeds) | std | sem | minmax | none.  `errors` is the
+ *             older name of the same field.  A point backed by one seed has
+ *             no error bar and is ringed; n is in the legend or the bar label.
  *   title, xlabel, ylabel   text
  *   enabled   false drops the figure (e.g. a default)
  * Unknown fields are errors naming file:line:col with a did-you-mean; column
@@ -45,7 +48,13 @@
 #define PLOT_TEXT_MAX   256
 
 enum plot_type { PLOT_LINE = 0, PLOT_SCATTER, PLOT_BAR, PLOT_CURVE };
-enum plot_errors { PLOT_ERRORS_STD = 0, PLOT_ERRORS_SEM, PLOT_ERRORS_MINMAX, PLOT_ERRORS_NONE };
+enum plot_errors {
+    PLOT_ERRORS_STD = 0,
+    PLOT_ERRORS_SEM,
+    PLOT_ERRORS_CI95,
+    PLOT_ERRORS_MINMAX,
+    PLOT_ERRORS_NONE,
+};
 
 /* A column named by a spec, with where it was named. */
 struct plot_ref {
@@ -105,7 +114,8 @@ void plots_specs_free(struct plot_specs *ps);
 /* Output name stem from any text: characters outside [A-Za-z0-9._-] become '_'. */
 void plots_sanitize(char *out, size_t n, const char *in);
 
-/* A spec with every field at its default (type line, automatic log axes, enabled, no columns):
+/* A spec with every field at its default (type line, automatic log axes, ci95 error bars,
+ * enabled, no columns):
  * what a `plots:` item starts from, and each default figure. */
 void plot_spec_init(struct plot_spec *sp);
 

@@ -166,6 +166,7 @@ static cJSON *fx_record(int i)
         return r;
     cJSON_AddStringToObject(r, "primary_metric", "accuracy");
     add_num(r, "primary_value", t->primary);
+    add_num(r, "majority_fraction", strcmp(t->task, "wn-pos") == 0 ? 0.711 : 0.5);
     cJSON *ep = cJSON_AddArrayToObject(r, "epochs");
     for (int k = 1; k <= 3 && isfinite(t->primary); k++) {
         cJSON *o = cJSON_CreateObject();
@@ -212,6 +213,22 @@ static const char *make_fixture(const char *name)
     ck_assert_msg(results_rebuild_csv(dir, &rows, &e) == 0, "%s", e.msg);
     ck_assert_int_eq(rows, NFX);
     return dir;
+}
+
+/* The data row of a line figure starting with prefix ("x "): y, the lower bar end and n. */
+static void dat_point(const char *dat, const char *prefix, double y, double lo, int n)
+{
+    const char *p = dat;
+    while ((p = strstr(p, prefix)) && p != dat && p[-1] != '\n')
+        p++;
+    ck_assert_msg(p != NULL, "no row '%s' in:\n%s", prefix, dat);
+    double x, yy, l, h;
+    int k;
+    ck_assert_int_eq(sscanf(p, "%lf %lf %lf %lf %d", &x, &yy, &l, &h, &k), 5);
+    ck_assert_double_eq_tol(yy, y, 1e-9);
+    ck_assert_double_eq_tol(l, lo, 1e-7);
+    ck_assert_double_eq_tol(h, 2 * y - lo, 1e-7); /* symmetric */
+    ck_assert_int_eq(k, n);
 }
 
 /* ---- numerics --------------------------------------------------------------------- */
@@ -348,6 +365,35 @@ START_TEST(settings_group_over_seeds)
     ck_assert_str_eq(agg_table_cell(&sum, 0, c_max), "0.74");
     ck_assert_str_eq(agg_table_cell(&sum, 0, c_n), "3");
     ck_assert_str_eq(agg_table_cell(&sum, 0, c_seeds), "1;2;3");
+    /* per measure: n, sem = 0.02 / sqrt(3), the 95% t interval 0.72 ± 4.3026527 * sem */
+    int c_pn = agg_table_col(&sum, "primary_value_n"),
+        c_sem = agg_table_col(&sum, "primary_value_sem");
+    int c_lo = agg_table_col(&sum, "primary_value_ci95_low"),
+        c_hi = agg_table_col(&sum, "primary_value_ci95_high");
+    ck_assert(c_pn >= 0 && c_sem >= 0 && c_lo >= 0 && c_hi >= 0);
+    ck_assert(c_pn < c_mean && c_mean < c_std && c_std < c_sem && c_sem < c_lo && c_lo < c_hi &&
+              c_hi < c_min && c_min < c_max);
+    ck_assert_str_eq(agg_table_cell(&sum, 0, c_pn), "3");
+    double v = 0;
+    ck_assert(agg_parse_num(agg_table_cell(&sum, 0, c_sem), &v));
+    ck_assert_double_eq_tol(v, 0.02 / sqrt(3.0), 1e-9);
+    ck_assert(agg_parse_num(agg_table_cell(&sum, 0, c_lo), &v));
+    ck_assert_double_eq_tol(v, 0.72 - 4.3026527 * 0.02 / sqrt(3.0), 1e-7);
+    ck_assert(agg_parse_num(agg_table_cell(&sum, 0, c_hi), &v));
+    ck_assert_double_eq_tol(v, 0.72 + 4.3026527 * 0.02 / sqrt(3.0), 1e-7);
+    /* one seed (ia3 k,v,ffn_act; its second seed failed): no spread, so empty cells, not 0 */
+    size_t one = 0;
+    while (one < sum.nrows &&
+           strcmp(agg_table_cell(&sum, one, c_setting), "ia3 targets=k,v,ffn_act"))
+        one++;
+    ck_assert_uint_lt(one, sum.nrows);
+    ck_assert_str_eq(agg_table_cell(&sum, one, c_pn), "1");
+    ck_assert_str_eq(agg_table_cell(&sum, one, c_mean), "0.69");
+    ck_assert_str_eq(agg_table_cell(&sum, one, c_std), "");
+    ck_assert_str_eq(agg_table_cell(&sum, one, c_sem), "");
+    ck_assert_str_eq(agg_table_cell(&sum, one, c_lo), "");
+    ck_assert_str_eq(agg_table_cell(&sum, one, c_hi), "");
+    ck_assert_str_eq(agg_table_cell(&sum, one, c_min), "0.69");
     agg_table_free(&sum);
     agg_free(&a);
     agg_free(&a); /* idempotent */
@@ -421,40 +467,61 @@ START_TEST(default_figures_data_and_scripts)
     snprintf(path, sizeof path, "%s/summary.csv", dir);
     ck_assert_int_gt(fsize(path), 0);
 
-    /* (1) metric vs trainable parameters: one series per method, log x, mean and std */
+    /* (1) metric vs trainable parameters: one series per method, log x, mean and 95% CI */
     char *dat = plot_file(dir, "params-wn-pos", "dat"), *gp = plot_file(dir, "params-wn-pos", "gp");
     ck_assert_ptr_nonnull(strstr(dat, "# series 0: lora"));
     ck_assert_ptr_nonnull(strstr(dat, "# series 1: ia3"));
     ck_assert_ptr_nonnull(strstr(dat, "# series 2: head"));
-    ck_assert_ptr_nonnull(strstr(dat, "1284 0.72 0.7 0.74 3 "));
-    ck_assert_ptr_nonnull(strstr(gp, "set logscale x"));
+    ck_assert_ptr_nonnull(strstr(dat, "95% CI of the mean (Student t)"));
+    /* lora rank=2: 0.72 ± t(0.975, 2) * 0.02 / sqrt(3) */
+    dat_point(dat, "1284 ", 0.72, 0.72 - 4.3026527 * 0.02 / sqrt(3.0), 3);
+    /* ia3 k,v,ffn_act has one seed: no bar (low = high = mean), ringed in the script */
+    dat_point(dat, "772 ", 0.69, 0.69, 1);
+    ck_assert_ptr_nonnull(strstr(gp, "'lora (n=2-3)'"));
+    ck_assert_ptr_nonnull(strstr(gp, "'ia3 (n=1-2)'"));
+    ck_assert_ptr_nonnull(strstr(gp, "'head (n=2)'"));
+    ck_assert_ptr_nonnull(strstr(gp, "($5 == 1 ? $2 : 1/0) with points pt 6"));
+    /* the majority class of wn-pos, dashed */
+    ck_assert_ptr_nonnull(
+        strstr(gp, "set arrow 9 from graph 0, first 0.711 to graph 1, first 0.711"));
+    ck_assert_ptr_nonnull(strstr(gp, "set yrange [*<0.711:0.711<*]"));
+    ck_assert_ptr_nonnull(strstr(gp, "'majority class (0.711)'"));
+    /* log x on decades, labelled alike */
+    ck_assert_ptr_nonnull(
+        strstr(gp, "set logscale x 10\nset xtics ('100' 100, '1k' 1000, '10k' 10000)"));
     ck_assert_ptr_nonnull(strstr(gp, "index 2 using 1:2:3:4 with yerrorlines"));
     free(dat);
     free(gp);
     /* (2) the swept hyperparameters; the IA3 target sets on a categorical axis */
     dat = plot_file(dir, "hp-rank-wn-pos", "dat");
-    ck_assert_ptr_nonnull(strstr(dat, "2 0.72 0.7 0.74 3 \"2\" \"lora rank=2\""));
+    dat_point(dat, "2 0.72 ", 0.72, 0.72 - 4.3026527 * 0.02 / sqrt(3.0), 3);
+    ck_assert_ptr_nonnull(strstr(dat, " 3 \"2\" \"lora rank=2\""));
     ck_assert_ptr_nonnull(strstr(dat, "4 0.76 "));
     ck_assert_ptr_null(strstr(dat, "head")); /* methods without the column are left out */
     free(dat);
     gp = plot_file(dir, "hp-targets", "gp");
     ck_assert_ptr_nonnull(strstr(gp, "set xtics ('k,v' 0, 'k,v,ffn_act' 1)"));
     free(gp);
-    /* (3) throughput bars with error bars; memory stacked by category with the peak */
+    /* (3) throughput bars with error bars and n; memory stacked by category with the peak */
     gp = plot_file(dir, "throughput-wn-pos", "gp");
+    dat = plot_file(dir, "throughput-wn-pos", "dat");
     ck_assert_ptr_nonnull(strstr(gp, "histogram errorbars"));
+    ck_assert_ptr_null(strstr(gp, "majority class")); /* not a task metric */
+    ck_assert_ptr_nonnull(strstr(dat, "\"lora rank=2 (n=3)\" 1100 "));
+    ck_assert_ptr_nonnull(strstr(dat, "\"ia3 targets=k,v,ffn_act (n=1)\" 1400 1400 1400 "));
     free(gp);
+    free(dat);
     gp = plot_file(dir, "memory-wn-pos", "gp");
     dat = plot_file(dir, "memory-wn-pos", "dat");
     ck_assert_ptr_nonnull(strstr(gp, "rowstacked"));
     ck_assert_ptr_nonnull(strstr(gp, "'activations'"));
     ck_assert_ptr_nonnull(strstr(gp, "accountant peak"));
-    ck_assert_ptr_nonnull(strstr(dat, "\"head\""));
+    ck_assert_ptr_nonnull(strstr(dat, "\"head (n=2)\""));
     free(gp);
     free(dat);
     /* (4) training curves: per-epoch mean over seeds of the best setting per method */
     dat = plot_file(dir, "curves-wn-pos", "dat");
-    ck_assert_ptr_nonnull(strstr(dat, "lora (best: lora rank=4)"));
+    ck_assert_ptr_nonnull(strstr(dat, "lora (best: lora rank=4) (n=2)"));
     ck_assert_ptr_nonnull(strstr(dat, "3 0.76 "));
     ck_assert_ptr_nonnull(strstr(dat, "1 0.56 "));
     free(dat);
@@ -546,7 +613,9 @@ START_TEST(spec_errors_name_line_and_field)
     spec_error("sweep: s\nplots:\n  - {x: rank, logx: yes}\n", "sweep.yaml:3:21",
                "plots[0].logx: expected true or false");
     spec_error("sweep: s\nplots:\n  - {x: rank, errors: range}\n", "sweep.yaml:3:23",
-               "plots[0].errors: expected one of std, sem, minmax, none");
+               "plots[0].errors: expected one of std, sem, ci95, minmax, none");
+    spec_error("sweep: s\nplots:\n  - {x: rank, errorbars: ci}\n", "sweep.yaml:3:26",
+               "plots[0].errorbars: expected one of std, sem, ci95, minmax, none, found 'ci'");
     spec_error("sweep: s\nplots:\n  - {x: rank, filter: [task]}\n", "sweep.yaml:3:23",
                "plots[0].filter: expected a mapping");
     spec_error("sweep: s\nplots:\n  - {x: rank, output: a/b}\n", "sweep.yaml:3:23",
@@ -581,7 +650,7 @@ START_TEST(spec_parses_every_field)
                         "    title: A title\n"
                         "    xlabel: X\n"
                         "    ylabel: Y\n"
-                        "  - {type: bar, y: [mem_frozen, mem_activations]}\n"
+                        "  - {type: bar, y: [mem_frozen, mem_activations], errorbars: sem}\n"
                         "  - {output: memory, enabled: false}\n",
                         &e);
     ck_assert_msg(rc == 0, "%s", e.msg);
@@ -601,6 +670,8 @@ START_TEST(spec_parses_every_field)
     ck_assert_int_eq(s->logx, 1);
     ck_assert_int_eq(s->logy, 0);
     ck_assert_int_eq(s->errors, PLOT_ERRORS_MINMAX);
+    ck_assert_int_eq(ps.v[0].errors, PLOT_ERRORS_CI95); /* the default */
+    ck_assert_int_eq(ps.v[2].errors, PLOT_ERRORS_SEM);
     ck_assert_str_eq(s->title, "A title");
     ck_assert_int_eq(ps.v[2].ny, 2);
     ck_assert_str_eq(ps.v[2].output, "bar-mem_frozen");
@@ -654,7 +725,8 @@ START_TEST(specs_override_and_add)
                                 "  - {output: memory, enabled: false}\n"
                                 "  - {output: params, x: params_method, filter: {method: lora},\n"
                                 "     title: Only LoRA}\n"
-                                "  - {output: by-task, x: rank, group_by: task, errors: minmax}\n",
+                                "  - {output: by-task, x: rank, group_by: task, errors: minmax}\n"
+                                "  - {output: rank-std, x: rank, logx: true, errorbars: std}\n",
                                 &e),
                      0);
     int n = 0;
@@ -666,7 +738,7 @@ START_TEST(specs_override_and_add)
     ck_assert_ptr_nonnull(dat); /* replaced: only the lora series */
     ck_assert_ptr_nonnull(strstr(dat, "wn-pos: Only LoRA"));
     ck_assert_ptr_null(strstr(dat, "ia3"));
-    ck_assert_ptr_nonnull(strstr(dat, "1154 0.72 0.7 0.74 3")); /* x = params_method */
+    dat_point(dat, "1154 ", 0.72, 0.72 - 4.3026527 * 0.02 / sqrt(3.0), 3); /* x = params_method */
     free(dat);
     /* task in group_by: one figure, one series per task, min-max error bars */
     dat = plot_file(dir, "by-task", "dat");
@@ -674,7 +746,16 @@ START_TEST(specs_override_and_add)
     ck_assert_ptr_nonnull(strstr(dat, "# series 0: wn-pos"));
     ck_assert_ptr_nonnull(strstr(dat, "# series 1: wn-hypernym"));
     ck_assert_ptr_nonnull(strstr(dat, "2 0.72 0.7 0.74 3"));
+    ck_assert_ptr_null(strstr(dat, "majority")); /* two tasks in one figure: no one line */
     free(dat);
+    /* errorbars: std; a rank axis on log2 tics */
+    dat = plot_file(dir, "rank-std-wn-pos", "dat");
+    char *gp = plot_file(dir, "rank-std-wn-pos", "gp");
+    ck_assert_ptr_nonnull(strstr(dat, "2 0.72 0.7 0.74 3"));
+    ck_assert_ptr_nonnull(strstr(gp, "set logscale x 2\nset xtics ('2' 2, '4' 4)"));
+    ck_assert_ptr_nonnull(strstr(gp, "error bars: std over seeds"));
+    free(dat);
+    free(gp);
     plots_specs_free(&ps);
 }
 END_TEST
@@ -698,7 +779,8 @@ START_TEST(cli_plot_and_report)
     write_text(bad, "sweep: fx\nplots:\n  - {x: rank, colour: red}\n");
     char err_path[700];
     snprintf(err_path, sizeof err_path, "%s/err.txt", tmpdir);
-    ck_assert_int_eq(sh("%s plot %s --results %s --no-render 2>%s", peftbench_bin(), bad, dir, err_path), 1);
+    ck_assert_int_eq(
+        sh("%s plot %s --results %s --no-render 2>%s", peftbench_bin(), bad, dir, err_path), 1);
     char *msg = slurp(err_path);
     ck_assert_msg(strstr(msg, "bad.yaml:3:15: plots[0]: unknown field 'colour'"), "%s", msg);
     free(msg);
@@ -714,6 +796,14 @@ START_TEST(cli_plot_and_report)
     ck_assert_ptr_nonnull(strstr(md, "| lora | rank=4 | 0.7600 ± 0.0141 | 2/3 (1 diverged) |"));
     ck_assert_ptr_nonnull(strstr(md, "(1 failed)"));
     ck_assert_ptr_nonnull(strstr(md, "| wn-pos | lora | rank=4 | 0.7600 ± 0.0141 |"));
+    /* the ranking: each method's best setting, mean ± 95% CI, the test against the best */
+    ck_assert_ptr_nonnull(strstr(md, "## Ranking"));
+    ck_assert_ptr_nonnull(strstr(md, "| 1 | lora | lora rank=4 | 0.7600 ± 0.1271 | 2 ⚠ | **best** |"));
+    ck_assert_ptr_nonnull(strstr(md, "| 2 | ia3 | ia3 targets=k,v,ffn_act | 0.6900 (no interval) "
+                                     "| 1 ⚠ | untested"));
+    ck_assert_ptr_nonnull(strstr(md, "| 3 | head | head | 0.6100 ± 0.1271 | 2 ⚠ | below best | "
+                                     "paired by seed, p = "));
+    ck_assert_ptr_nonnull(strstr(md, "**Warning:** fewer than 3 seeds back lora rank=4 (n = 2)"));
     ck_assert_ptr_nonnull(strstr(md, "Test CPU"));
     ck_assert_ptr_nonnull(strstr(md, "| GEMM calibration | 40.0 GFLOP/s |"));
     ck_assert_ptr_nonnull(strstr(md, "## Figures"));
