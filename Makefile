@@ -160,9 +160,14 @@ test-slurm: check-deps
 	PEFTBENCH_BIN=$(abspath $(BIN)) bash tests/slurm_integration.sh
 
 # ---- nightly regression -------------------------------------------------------------------------
-# `make nightly` runs configs/nightly.yaml afresh into results/nightly (fixed thread count: with a
-# fixed seed the metrics then repeat bit for bit on one machine) and compares it with the committed
-# baseline through `peftbench compare`: exit status 1 on a regression, 2 on unusable input.
+# `make nightly` runs configs/nightly.yaml into results/nightly/bin-<checksum of the peftbench
+# binary> (fixed thread count: with a fixed seed the metrics then repeat bit for bit on one
+# machine) and compares it with the committed baseline through `peftbench compare`: exit status 1
+# on a regression, 2 on unusable input.  It resumes like `run`: an interrupted nightly continues
+# where it stopped, and failed trials are run again; a rebuilt binary (any code change, committed
+# or not) gets a new directory, so results of other code are never compared.  Start over with
+# `rm -rf results/nightly`.  A trial that fails makes `run`, and so the nightly, exit 1 before the
+# comparison, with the failures listed.
 # Tolerances: metrics, parameter counts and memory at compare's defaults; throughput per trial at
 # 35% (a 7-second trial's throughput swings +-20% on a shared 2-core machine: measured) and over
 # the whole sweep (geometric mean) at compare's 10%.  Override with NIGHTLY_TOLS='...';
@@ -176,19 +181,21 @@ NIGHTLY_BASELINE ?= results/baselines/nightly.csv
 NIGHTLY_THREADS  ?= 2
 NIGHTLY_TOLS     ?= --speed-tol 0.35
 NIGHTLY_ARGS     ?=
+# expanded when a recipe runs, after $(BIN) is built
+NIGHTLY_DIR       = $(NIGHTLY_OUT)/bin-$(shell cksum < $(BIN) | cut -d' ' -f1)
 
 .PHONY: nightly nightly-baseline nightly-run
 
 nightly-run: check-deps $(BIN)
-	rm -rf $(NIGHTLY_OUT)
-	$(BIN) run $(NIGHTLY_SWEEP) --out $(NIGHTLY_OUT) --threads $(NIGHTLY_THREADS) $(NIGHTLY_ARGS)
+	@echo "make nightly: running $(NIGHTLY_SWEEP) into $(NIGHTLY_DIR) (resumes: trials recorded there by this binary are kept)"
+	$(BIN) run $(NIGHTLY_SWEEP) --out $(NIGHTLY_DIR) --threads $(NIGHTLY_THREADS) $(NIGHTLY_ARGS)
 
-nightly:
+nightly: $(BIN)
 	@test -f $(NIGHTLY_BASELINE) || { echo "make nightly: no baseline $(NIGHTLY_BASELINE); create it with 'make nightly-baseline' and commit it" >&2; exit 2; }
 	@$(MAKE) --no-print-directory nightly-run
-	$(BIN) compare $(NIGHTLY_BASELINE) $(NIGHTLY_OUT)/results.csv $(NIGHTLY_TOLS)
+	$(BIN) compare $(NIGHTLY_BASELINE) $(NIGHTLY_DIR)/results.csv $(NIGHTLY_TOLS)
 
 nightly-baseline: nightly-run
 	@mkdir -p $(dir $(NIGHTLY_BASELINE))
-	cp $(NIGHTLY_OUT)/results.csv $(NIGHTLY_BASELINE)
+	cp $(NIGHTLY_DIR)/results.csv $(NIGHTLY_BASELINE)
 	@echo "make nightly-baseline: wrote $(NIGHTLY_BASELINE); commit it"

@@ -109,14 +109,22 @@ const char *hp_guess(const char *word, const char *const *cands, int n)
     return g;
 }
 
+/* An integer: decimal digits, or a number with no fractional part such as "1e3" or "512.0"
+ * (YAML writers and people write those for counts); "1.5" is refused. */
 static int parse_long(const char *s, long *v)
 {
     char *end;
     errno = 0;
     long x = strtol(s, &end, 10);
-    if (errno || end == s || *end)
+    if (!errno && end != s && !*end) {
+        *v = x;
+        return 0;
+    }
+    errno = 0;
+    double d = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(d) || d != floor(d) || fabs(d) > 9.0e15)
         return -1;
-    *v = x;
+    *v = (long)d;
     return 0;
 }
 
@@ -175,7 +183,7 @@ static int parse_value(struct hp_val *o, const char *method, const struct hp_def
             return ERR_SET(e, ERR_CONFIG, "%s%s%s.%s: expected an integer, found '%s'", WHERE(kv),
                            method, d->name, s);
         if ((double)o->i < d->lo || (double)o->i > d->hi)
-            return ERR_SET(e, ERR_RANGE, "%s%s%s.%s = %ld is outside the allowed range [%g, %g]",
+            return ERR_SET(e, ERR_RANGE, "%s%s%s.%s = %ld is outside the allowed range [%.0f, %.0f]",
                            WHERE(kv), method, d->name, o->i, d->lo, d->hi);
         o->f = (double)o->i;
         break;

@@ -45,7 +45,7 @@ const struct method_ops *method_lookup(const char *name, const char *where, stru
     for (int i = 0; i < n; i++)
         names[i] = methods[i]->name;
     str_join(list, sizeof list, names, n);
-    const char *guess = name ? hp_did_you_mean(name, names, n) : NULL;
+    const char *guess = name ? hp_guess(name, names, n) : NULL;
     ERR_SET(e, ERR_CONFIG, "%s%sunknown method '%s'%s%s%s; valid: %s", where ? where : "",
             where ? ": " : "", name ? name : "(none)", guess ? " (did you mean '" : "",
             guess ? guess : "", guess ? "'?)" : "", list);
@@ -117,21 +117,34 @@ static const char *type_name(enum hp_type t)
     return n[t];
 }
 
+/* An hp_def's range as text: integers as integers ("[1, 512]", never "1e+06"). */
+static void range_text(char *buf, size_t n, const struct hp_def *d)
+{
+    buf[0] = '\0';
+    if (d->type == HP_INT)
+        snprintf(buf, n, "[%.0f, %.0f]", d->lo, d->hi);
+    else if (d->type == HP_FLOAT)
+        snprintf(buf, n, "[%g, %g]", d->lo, d->hi);
+    else if (d->type == HP_ENUM || d->type == HP_SET)
+        snprintf(buf, n, "{%s}", d->choices);
+}
+
+void method_print(FILE *out, const struct method_ops *m)
+{
+    fprintf(out, "%s\n    %s\n    defaults follow: %s\n", m->name, m->summary, m->source);
+    for (int k = 0; k < m->nhps; k++) {
+        const struct hp_def *d = &m->hps[k];
+        char range[96];
+        range_text(range, sizeof range, d);
+        fprintf(out, "    %-18s %-6s default %-10s %-28s %s\n", d->name, type_name(d->type),
+                d->def ? d->def : "(unset)", range, d->doc);
+    }
+}
+
 void registry_print(FILE *out)
 {
     for (int i = 0; i < registry_count(); i++) {
-        const struct method_ops *m = methods[i];
-        fprintf(out, "%s\n    %s\n    defaults follow: %s\n", m->name, m->summary, m->source);
-        for (int k = 0; k < m->nhps; k++) {
-            const struct hp_def *d = &m->hps[k];
-            char range[96] = "";
-            if (d->type == HP_INT || d->type == HP_FLOAT)
-                snprintf(range, sizeof range, "[%g, %g]", d->lo, d->hi);
-            else if (d->type == HP_ENUM || d->type == HP_SET)
-                snprintf(range, sizeof range, "{%s}", d->choices);
-            fprintf(out, "    %-18s %-6s default %-10s %-28s %s\n", d->name, type_name(d->type),
-                    d->def ? d->def : "(unset)", range, d->doc);
-        }
+        method_print(out, methods[i]);
         fprintf(out, "\n");
     }
 }

@@ -34,5 +34,7 @@ int method_unmerge(struct method_inst *mi, struct model *m, struct err *e);
 
 /* Print every method with its hyperparameters, defaults, ranges and docs. */
 void registry_print(FILE *out);
+/* The same for one method (integer ranges printed as integers). */
+void method_print(FILE *out, const struct method_ops *m);
 
 #endif

@@ -9,6 +9,8 @@
  * split become the labels, sorted numerically when all are integers, else
  * bytewise.  A dev/test value outside the set is a malformed row.
  * Regression: the label column holds a finite real number.
+ * Field counts: every TSV/CSV record has the header's field count (without a header, the
+ * first record's); another count is a malformed row naming file:line.
  * Test file: labeled when its header (JSONL: first record) has the label column.
  * Metrics: classification reports accuracy, macro-F1 and MCC (and F1 of class
  * id 1 when there are two labels); regression Pearson, Spearman and their mean.
@@ -101,6 +103,7 @@ static int read_file(const struct file_task *ft, const struct task_params *p, in
     int ia = -1, ib = -1, il = -1;
     bool header = fmt != TSV_JSONL && ft->header;
     bool first = true;
+    size_t nexpect = 0; /* fields of every record: the header's, else the first record's */
     if (header) {
         rc = tsv_next(&r, e);
         if (rc <= 0) {
@@ -124,7 +127,17 @@ static int read_file(const struct file_task *ft, const struct task_params *p, in
         }
     }
     s->labeled = !is_test || il >= 0;
+    nexpect = header ? r.nfields : 0;
     while ((rc = tsv_next(&r, e)) == 1) {
+        if (fmt != TSV_JSONL && !nexpect)
+            nexpect = r.nfields;
+        /* strict: an extra field (a stray TAB) must not shift or add a class silently */
+        if (fmt != TSV_JSONL && r.nfields != nexpect) {
+            if ((rc = tsv_bad_row(&r, e, "expected %zu fields (as the %s), found %zu", nexpect,
+                                  header ? "header" : "first row", r.nfields)) < 0)
+                goto out;
+            continue;
+        }
         if (first && is_test && fmt == TSV_JSONL)
             s->labeled = tsv_json_get(&r, ft->label) != NULL;
         if (first && is_test && !header && fmt != TSV_JSONL)

@@ -126,7 +126,7 @@ const struct task_def *task_lookup(const char *name, const char *where, struct e
     for (int i = 0; i < TASK_N; i++)
         names[i] = task_table[i].name;
     str_join(list, sizeof list, names, TASK_N);
-    const char *guess = name ? hp_did_you_mean(name, names, TASK_N) : NULL;
+    const char *guess = name ? hp_guess(name, names, TASK_N) : NULL;
     ERR_SET(e, ERR_CONFIG, "%s%sunknown task '%s'%s%s%s; valid: %s", where ? where : "",
             where ? ": " : "", name ? name : "(none)", guess ? " (did you mean '" : "",
             guess ? guess : "", guess ? "'?)" : "", list);
@@ -350,6 +350,44 @@ static void print_labels(FILE *out, const struct task_def *d)
         fputs(", ...", out);
 }
 
+void task_print_one(FILE *out, const struct task_def *d, const struct task_params *p)
+{
+    fprintf(out, "%-14s %-10s %s\n", d->name, task_kind_name(d->kind), d->summary);
+    fputs("    labels: ", out);
+    print_labels(out, d);
+    fputs("; metrics: ", out);
+    print_metrics(out, d->metrics, d->primary);
+    fputs(" (* primary)\n", out);
+    if (strcmp(d->name, "file") == 0 && !p->file.train) {
+        fputs("    [declare path, columns and labels in the sweep file]\n", out);
+        return;
+    }
+    size_t n[4] = {0};
+    struct err e = {0};
+    int rc;
+    if (d->sizes) {
+        rc = d->sizes(d, p, n, &e);
+    } else {
+        struct task_data t;
+        rc = task_load(&t, d, p, &e);
+        if (!rc) {
+            n[0] = t.train.n;
+            n[1] = t.dev.n;
+            n[2] = t.test.n;
+            n[3] = t.dev_mm.n;
+            task_data_free(&t);
+        }
+    }
+    if (rc) {
+        fprintf(out, "    [data not available: %s]\n", e.msg);
+        return;
+    }
+    fprintf(out, "    train %zu, dev %zu, test %zu", n[0], n[1], n[2]);
+    if (n[3])
+        fprintf(out, ", dev_mismatched %zu", n[3]);
+    fputc('\n', out);
+}
+
 void task_print(FILE *out, const struct task_params *p)
 {
     struct task_params dflt;
@@ -357,41 +395,6 @@ void task_print(FILE *out, const struct task_params *p)
         task_params_init(&dflt);
         p = &dflt;
     }
-    for (int i = 0; i < TASK_N; i++) {
-        const struct task_def *d = &task_table[i];
-        fprintf(out, "%-14s %-10s %s\n", d->name, task_kind_name(d->kind), d->summary);
-        fputs("    labels: ", out);
-        print_labels(out, d);
-        fputs("; metrics: ", out);
-        print_metrics(out, d->metrics, d->primary);
-        fputs(" (* primary)\n", out);
-        if (strcmp(d->name, "file") == 0 && !p->file.train) {
-            fputs("    [declare path, columns and labels in the sweep file]\n", out);
-            continue;
-        }
-        size_t n[4] = {0};
-        struct err e = {0};
-        int rc;
-        if (d->sizes) {
-            rc = d->sizes(d, p, n, &e);
-        } else {
-            struct task_data t;
-            rc = task_load(&t, d, p, &e);
-            if (!rc) {
-                n[0] = t.train.n;
-                n[1] = t.dev.n;
-                n[2] = t.test.n;
-                n[3] = t.dev_mm.n;
-                task_data_free(&t);
-            }
-        }
-        if (rc) {
-            fprintf(out, "    [data not available: %s]\n", e.msg);
-            continue;
-        }
-        fprintf(out, "    train %zu, dev %zu, test %zu", n[0], n[1], n[2]);
-        if (n[3])
-            fprintf(out, ", dev_mismatched %zu", n[3]);
-        fputc('\n', out);
-    }
+    for (int i = 0; i < TASK_N; i++)
+        task_print_one(out, &task_table[i], p);
 }

@@ -155,6 +155,8 @@ int task_score(const struct task_data *t, const struct split *s, const int *pred
 /* Print every task: name, kind, labels, metrics (primary marked *), summary, and
  * the split sizes when its data are present under p (else why not, in brackets). */
 void task_print(FILE *out, const struct task_params *p);
+/* The same for one task (p not NULL). */
+void task_print_one(FILE *out, const struct task_def *d, const struct task_params *p);
 
 /* ---- helpers shared by the loaders (tasks/ internal, tested) ---- */
 

@@ -1,3 +1,5 @@
+/* cli: the peftbench command table and each subcommand's argument parsing (usage texts in
+ * usage.c); every command returns its exit status (usage.c lists them). */
 #include "harness/cli/cli.h"
 
 #include <errno.h>
@@ -15,6 +17,7 @@
 #include "model/text/tokenizer.h"
 #include "harness/report/plots.h"
 #include "harness/cli/demo.h"
+#include "harness/cli/usage.h"
 #include "harness/run/export.h"
 #include "harness/run/predict.h"
 #include "harness/pretrain/pretrain.h"
@@ -24,6 +27,7 @@
 #include "harness/sweep/sweep.h"
 #include "tasks/task.h"
 #include "base/err.h"
+#include "base/schema.h"
 #include "base/version.h"
 
 struct subcommand {
@@ -48,15 +52,6 @@ static bool parse_int(const char *flag, const char *s, int lo, int hi, int *v, F
     *v = (int)x;
     return true;
 }
-
-static const char bench_usage[] =
-    "usage: peftbench bench [--size tiny|small|base]... [--dims L,D,H,F,V] [--method NAME|all]...\n"
-    "                       [--threads N]... [--batch B] [--seq T] [--warmup W] [--repeats R]\n"
-    "                       [--torch [--torch-script PATH] [--python PATH]] [--all-rows]\n"
-    "  default: sizes tiny and small; methods full head bare-bwd lora ia3 houlsby pfeiffer\n"
-    "  prefix compacter at their defaults; 2 and 1 threads; batch 32 x 128.  --torch also runs the\n"
-    "  PyTorch reference (harness/bench/bert_peft_ref.py with Debian's python3-torch).  --all-rows runs\n"
-    "  the last layer for every token, as if the head read more than [CLS] (for comparison).\n";
 
 /* "L,D,H,F,V" -> the dims of a custom size. */
 static bool bench_dims(struct bench_opts *o, const char *s, FILE *errf)
@@ -163,7 +158,8 @@ static bool bench_option(struct bench_plan *p, int argc, char **argv, int *i, bo
         return p->torch_script = v, true;
     if (strcmp(a, "--python") == 0 && v)
         return p->python = v, true;
-    fprintf(errf, "peftbench bench: unknown option or missing value: '%s'\n%s", a, bench_usage);
+    fprintf(errf, "peftbench bench: unknown option or missing value: '%s'\n%s", a,
+            usage_text("bench"));
     return false;
 }
 
@@ -203,11 +199,6 @@ static int cmd_bench(int argc, char **argv, FILE *out, FILE *errf)
 }
 
 
-static const char run_usage[] =
-    "usage: peftbench run SWEEP.yaml [--out DIR] [--threads N] [--trial K | --shard I/N]\n"
-    "                     [--trial-id ID] [--no-csv] [--resume] [--retry-failed] [--dry-run]\n"
-    "                     [--quiet] [--allow-large] [--strict] [key.path=value ...]\n";
-
 /* Parse "I/N" with 0 <= I < N. */
 static bool parse_shard(const char *s, int *i, int *n, FILE *errf)
 {
@@ -220,16 +211,31 @@ static bool parse_shard(const char *s, int *i, int *n, FILE *errf)
     return true;
 }
 
+/* --trial K, given at most once: a second one would silently replace the first, and running
+ * several is what --shard and a sweep file are for, so a repeat is a usage error. */
+static int parse_trial(struct run_opts *o, const char *v, int *i, FILE *errf)
+{
+    int t;
+    if (o->trial >= 0) {
+        fprintf(errf, "peftbench: --trial given twice (%ld and '%s'); it selects one trial: run "
+                      "each separately, or use --shard I/N\n", o->trial, v ? v : "(nothing)");
+        return 2;
+    }
+    if (!parse_int("--trial", v, 0, 100000000, &t, errf))
+        return 2;
+    o->trial = t, (*i)++;
+    return 0;
+}
+
 static int parse_run_flag(struct run_opts *o, int argc, char **argv, int *i, FILE *errf)
 {
     const char *a = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
-    int t;
     if (strcmp(a, "--out") == 0 && v)
         o->out_dir = v, (*i)++;
     else if (strcmp(a, "--threads") == 0)
         return parse_int(a, v, 1, 256, &o->threads, errf) ? ((*i)++, 0) : 2;
     else if (strcmp(a, "--trial") == 0)
-        return parse_int(a, v, 0, 100000000, &t, errf) ? (o->trial = t, (*i)++, 0) : 2;
+        return parse_trial(o, v, i, errf);
     else if (strcmp(a, "--shard") == 0)
         return parse_shard(v, &o->shard_i, &o->shard_n, errf) ? ((*i)++, 0) : 2;
     else if (strcmp(a, "--trial-id") == 0) {
@@ -239,13 +245,19 @@ static int parse_run_flag(struct run_opts *o, int argc, char **argv, int *i, FIL
                     SWEEP_ID_LEN, v ? v : "(nothing)");
             return 2;
         }
+        if (o->trial_id) {
+            fprintf(errf, "peftbench: --trial-id given twice; it selects one trial\n");
+            return 2;
+        }
         o->trial_id = v, (*i)++;
     } else if (strcmp(a, "--no-csv") == 0)
         o->no_csv = true;
     else if (strcmp(a, "--resume") == 0)
         return 0; /* the default: trials already recorded are skipped */
     else if (strcmp(a, "--retry-failed") == 0)
-        o->retry_failed = true;
+        o->retry_failed = true; /* the default now; kept for old scripts */
+    else if (strcmp(a, "--skip-failed") == 0)
+        o->skip_failed = true;
     else if (strcmp(a, "--dry-run") == 0)
         o->dry_run = true;
     else if (strcmp(a, "--quiet") == 0)
@@ -255,7 +267,7 @@ static int parse_run_flag(struct run_opts *o, int argc, char **argv, int *i, FIL
     else if (strcmp(a, "--strict") == 0)
         o->strict = true; /* NaN/Inf in the checkpoint is an error, not a warning */
     else {
-        fprintf(errf, "peftbench: unknown option '%s'\n%s", a, run_usage);
+        fprintf(errf, "peftbench: unknown option '%s'\n%s", a, usage_text("run"));
         return 2;
     }
     return 0;
@@ -279,13 +291,13 @@ static int run_like(int argc, char **argv, FILE *out, FILE *errf, bool dry)
         } else if (!o.sweep_path) {
             o.sweep_path = argv[i];
         } else {
-            fprintf(errf, "peftbench: unexpected argument '%s'\n%s", argv[i], run_usage);
+            fprintf(errf, "peftbench: unexpected argument '%s'\n%s", argv[i], usage_text("run"));
             free(ov);
             return 2;
         }
     }
     if (!o.sweep_path) {
-        fprintf(errf, "%s", run_usage);
+        fprintf(errf, "%s", usage_text("run"));
         free(ov);
         return 2;
     }
@@ -313,7 +325,7 @@ static int cmd_plan(int argc, char **argv, FILE *out, FILE *errf)
 static int cmd_collect(int argc, char **argv, FILE *out, FILE *errf)
 {
     if (argc != 2) {
-        fprintf(errf, "usage: peftbench collect RESULTS_DIR\n");
+        fprintf(errf, "%s", usage_text("collect"));
         return 2;
     }
     return run_collect(argv[1], out, errf);
@@ -322,11 +334,7 @@ static int cmd_collect(int argc, char **argv, FILE *out, FILE *errf)
 /* `slurm SWEEP.yaml [options] [key.path=value ...]`: harness/cluster/slurm.h. */
 static int cmd_slurm(int argc, char **argv, FILE *out, FILE *errf)
 {
-    static const char usage[] =
-        "usage: peftbench slurm SWEEP.yaml [--out DIR] [--partition P] [--time T]\n"
-        "                       [--cpus-per-task N] [--mem M] [--max-parallel K]\n"
-        "                       [--trials-per-task N] [--extra 'sbatch options'] [--submit]\n"
-        "                       [--retry-failed] [--allow-large] [--strict] [key.path=value ...]\n";
+    const char *usage = usage_text("slurm");
     struct slurm_opts o = {.cpus_per_task = 1, .trials_per_task = 1};
     const char **ov = calloc((size_t)argc, sizeof *ov);
     if (!ov)
@@ -381,10 +389,26 @@ static int cmd_slurm(int argc, char **argv, FILE *out, FILE *errf)
     return rc;
 }
 
+/* `methods [NAME]`: all methods, or one (an unknown name gets a did-you-mean, exit 2). */
 static int cmd_methods(int argc, char **argv, FILE *out, FILE *errf)
 {
-    (void)argc, (void)argv, (void)errf;
-    registry_print(out);
+    if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
+        fprintf(errf, "peftbench methods: unexpected argument '%s'\n%s", argv[argc - 1],
+                usage_text("methods"));
+        return 2;
+    }
+    if (argc == 1) {
+        registry_print(out);
+        return 0;
+    }
+    struct err e;
+    err_clear(&e);
+    const struct method_ops *m = method_lookup(argv[1], NULL, &e);
+    if (!m) {
+        fprintf(errf, "peftbench methods: %s\n", e.msg);
+        return 2;
+    }
+    method_print(out, m);
     return 0;
 }
 
@@ -393,15 +417,30 @@ static int cmd_tasks(int argc, char **argv, FILE *out, FILE *errf)
     struct task_params p;
     task_params_init(&p);
     p.data_dir = getenv("PEFTBENCH_DATA");
+    const char *name = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--data-dir") == 0 && i + 1 < argc)
             p.data_dir = argv[++i];
+        else if (argv[i][0] != '-' && !name)
+            name = argv[i];
         else {
-            fprintf(errf, "usage: peftbench tasks [--data-dir DIR]\n");
+            fprintf(errf, "peftbench tasks: unexpected argument '%s'\n%s", argv[i],
+                    usage_text("tasks"));
             return 2;
         }
     }
-    task_print(out, &p);
+    if (!name) {
+        task_print(out, &p);
+        return 0;
+    }
+    struct err e;
+    err_clear(&e);
+    const struct task_def *d = task_lookup(name, NULL, &e);
+    if (!d) {
+        fprintf(errf, "peftbench tasks: %s\n", e.msg);
+        return 2;
+    }
+    task_print_one(out, d, &p);
     return 0;
 }
 
@@ -435,8 +474,7 @@ static int cmd_init_model(int argc, char **argv, FILE *out, FILE *errf)
         else if (a[0] != '-' && !dir)
             dir = a;
         else {
-            fprintf(errf, "usage: peftbench init-model DIR --vocab FILE [--layers L] [--hidden D] "
-                          "[--heads H] [--ffn F] [--max-pos P] [--seed S]\n");
+            fprintf(errf, "%s", usage_text("init-model"));
             return 2;
         }
         if (!ok)
@@ -487,8 +525,7 @@ static int cmd_pretrain(int argc, char **argv, FILE *out, FILE *errf)
  * resolved DIR/sweep.yaml that `run` wrote. */
 static int cmd_plot(int argc, char **argv, FILE *out, FILE *errf)
 {
-    static const char usage[] =
-        "usage: peftbench plot RESULTS_DIR|SWEEP.yaml [--results DIR] [--no-render]\n";
+    const char *usage = usage_text("plot");
     const char *target = NULL, *results = NULL;
     struct plots_opts po = {true, errf};
     for (int i = 1; i < argc; i++) {
@@ -541,7 +578,7 @@ static int cmd_plot(int argc, char **argv, FILE *out, FILE *errf)
 static int cmd_report(int argc, char **argv, FILE *out, FILE *errf)
 {
     if (argc != 2 || argv[1][0] == '-') {
-        fprintf(errf, "usage: peftbench report RESULTS_DIR\n");
+        fprintf(errf, "%s", usage_text("report"));
         return 2;
     }
     struct err e;
@@ -558,10 +595,7 @@ static int cmd_report(int argc, char **argv, FILE *out, FILE *errf)
  * regression, 1 regression, 2 unusable input or usage. */
 static int cmd_compare(int argc, char **argv, FILE *out, FILE *errf)
 {
-    static const char usage[] =
-        "usage: peftbench compare BASELINE.csv CURRENT.csv [--metric-tol 0.01] "
-        "[--speed-tol 0.15]\n"
-        "                         [--sweep-speed-tol 0.10] [--mem-tol 0.10] [--allow-missing]\n";
+    const char *usage = usage_text("compare");
     struct compare_opts o;
     compare_opts_default(&o);
     const char *files[2] = {NULL, NULL};
@@ -634,26 +668,68 @@ static const struct subcommand commands[] = {
     {"help", "list the subcommands", cmd_help},
 };
 
+#define NCOMMANDS (sizeof commands / sizeof *commands)
+
+/* The command called name, or NULL. */
+static const struct subcommand *command_find(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(name, commands[i].name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+/* "unknown command 'X'" with a did-you-mean over the command names. */
+static int unknown_command(const char *name, FILE *errf)
+{
+    const char *names[NCOMMANDS];
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        names[i] = commands[i].name;
+    const char *guess = hp_guess(name, names, (int)NCOMMANDS);
+    fprintf(errf, "peftbench: unknown command '%s'%s%s%s; run 'peftbench help' for the list\n",
+            name, guess ? " (did you mean '" : "", guess ? guess : "", guess ? "'?)" : "");
+    return 2;
+}
+
+/* `help`: every command with its one-line summary; `help CMD`: CMD's usage. */
 static int cmd_help(int argc, char **argv, FILE *out, FILE *errf)
 {
-    (void)argc, (void)argv, (void)errf;
+    if (argc > 2) {
+        fprintf(errf, "%s", usage_text("help"));
+        return 2;
+    }
+    if (argc == 2) {
+        const struct subcommand *c = command_find(argv[1]);
+        if (!c)
+            return unknown_command(argv[1], errf);
+        usage_print(out, c->name, c->summary);
+        return 0;
+    }
     fprintf(out, "usage: peftbench <command> [options]\n\ncommands:\n");
-    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+    for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n'peftbench help CMD' or 'peftbench CMD --help' shows CMD's options and exit "
+                 "statuses.\nExit status: 0 ok, 1 failed trials, a failure or a regression, 2 "
+                 "unusable input or usage, 128+N killed by signal N.\n");
     return 0;
 }
 
 int cli_main(int argc, char **argv, FILE *out, FILE *errf)
 {
     if (argc < 2) {
-        cmd_help(0, NULL, errf, errf);
+        cmd_help(1, argv, errf, errf);
         return 2;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        if (strcmp(argv[1], commands[i].name) == 0)
-            return commands[i].run(argc - 1, argv + 1, out, errf);
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
-        return cmd_help(0, NULL, out, errf);
-    fprintf(errf, "peftbench: unknown command '%s'; run 'peftbench help' for the list\n", argv[1]);
-    return 2;
+        return cmd_help(argc - 1, argv + 1, out, errf);
+    const struct subcommand *c = command_find(argv[1]);
+    if (!c)
+        return unknown_command(argv[1], errf);
+    /* CMD --help / -h anywhere: the usage, before the command reads any argument (so
+     * `collect --help` never takes --help for a directory). */
+    if (usage_wants_help(argc - 1, argv + 1)) {
+        usage_print(out, c->name, c->summary);
+        return 0;
+    }
+    return c->run(argc - 1, argv + 1, out, errf);
 }

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "harness/report/figfile.h"
 #include "harness/report/plotspec.h" /* PLOT_NAME_MAX */
 #include "harness/report/textfmt.h"
 
@@ -81,6 +83,43 @@ void gnuplot_script_end(struct strbuf *b, const char *name)
                    "replot\n"
                    "unset output\n",
                    FIG_W, FIG_H, name);
+}
+
+/* A tic label: powers of two as integers (up to 2^20, then 2^k); powers of ten with SI
+ * suffixes (1k, 10M) from 1000 up, plain decimals below. */
+static void tic_label(char *out, size_t n, double v, int base)
+{
+    static const char *const si[] = {"", "k", "M", "G", "T", "P"};
+    int k = (int)lround(log(v) / log((double)base));
+    if (base == 2 && k > 20)
+        snprintf(out, n, "2^%d", k);
+    else if (base == 2 || k < 3)
+        snprintf(out, n, "%g", v);
+    else if (k / 3 < 6)
+        snprintf(out, n, "%g%s", pow(10.0, k % 3), si[k / 3]);
+    else
+        snprintf(out, n, "1e%d", k);
+}
+
+void gnuplot_log_axis(struct strbuf *b, const char *axis, double lo, double hi, int base)
+{
+    strbuf_printf(b, "set logscale %s %d\n", axis, base);
+    if (!(lo > 0) || !(hi >= lo) || !isfinite(hi))
+        return;
+    int k0 = (int)floor(log(lo) / log((double)base) + 1e-9);
+    int k1 = (int)ceil(log(hi) / log((double)base) - 1e-9);
+    int step = 1;
+    while ((k1 - k0) / step + 1 > 12) /* a readable number of tics */
+        step++;
+    strbuf_printf(b, "set %stics (", axis);
+    for (int k = k0; k <= k1; k += step) {
+        char label[32];
+        double v = pow((double)base, k);
+        tic_label(label, sizeof label, v, base);
+        strbuf_printf(b, "%s'%s' %.17g", k > k0 ? ", " : "", label, v);
+    }
+    strbuf_str(b, ")\n");
+    strbuf_printf(b, "set m%stics %d\n", axis, base == 10 ? 10 : 1);
 }
 
 void gnuplot_label(struct strbuf *b, const char *axis, const char *text)
@@ -170,12 +209,6 @@ int plots_gnuplot_version(char *buf, size_t n, struct err *e)
     return ERR_OK;
 }
 
-static off_t file_size(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 ? st.st_size : -1;
-}
-
 /* The last non-empty line of a file (gnuplot's error message). */
 static void last_line(const char *path, char *out, size_t n)
 {
@@ -192,25 +225,22 @@ static void last_line(const char *path, char *out, size_t n)
     fclose(f);
 }
 
-int gnuplot_render(const char *plots_dir, const char *name, struct err *e)
+/* gnuplot -e "cd 'DIR'" ../NAME.gp (DIR is a subdirectory of plots_dir), stderr to logp;
+ * ERR_OK when it ran and exited 0. */
+static int run_script(const char *dir, const char *plots_dir, const char *name,
+                      const char *logp, struct err *e)
 {
-    char png[4400], svg[4400], logp[4400], cd[9000], script[PLOT_NAME_MAX + 4];
-    snprintf(png, sizeof png, "%s/%s.png", plots_dir, name);
-    snprintf(svg, sizeof svg, "%s/%s.svg", plots_dir, name);
-    snprintf(logp, sizeof logp, "%s/%s.log", plots_dir, name);
-    snprintf(script, sizeof script, "%s.gp", name);
-    unlink(png);
-    unlink(svg);
-    /* the script writes NAME.png/svg relative to its directory, as when run by hand */
+    char cd[9000];
     size_t o = (size_t)snprintf(cd, sizeof cd, "cd '");
-    for (const char *p = plots_dir; *p && o + 3 < sizeof cd; p++) {
+    for (const char *p = dir; *p && o + 3 < sizeof cd; p++) {
         if (*p == '\'')
             cd[o++] = '\'';
         cd[o++] = *p;
     }
     snprintf(cd + o, sizeof cd - o, "'");
-    char a0[] = "gnuplot", a1[] = "-e";
-    char *argv[] = {a0, a1, cd, script, NULL};
+    char a0[] = "gnuplot", a1[] = "-e", sc[PLOT_NAME_MAX + 8];
+    snprintf(sc, sizeof sc, "../%s.gp", name);
+    char *argv[] = {a0, a1, cd, sc, NULL};
     int status = 0;
     int rc = spawn_wait(argv, -1, -1, logp, &status);
     if (rc != 0)
@@ -218,14 +248,37 @@ int gnuplot_render(const char *plots_dir, const char *name, struct err *e)
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         char msg[256];
         last_line(logp, msg, sizeof msg);
-        return ERR_SET(e, ERR_IO, "gnuplot failed on %s/%s.gp (%s %d): %s (log: %s)", plots_dir,
-                       name, WIFEXITED(status) ? "exit status" : "signal",
+        return ERR_SET(e, ERR_IO, "gnuplot failed on %s/%s.gp (%s %d): %s (log: %s)",
+                       plots_dir, name, WIFEXITED(status) ? "exit status" : "signal",
                        WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
                        msg[0] ? msg : "no message", logp);
     }
-    if (file_size(png) <= 0 || file_size(svg) <= 0)
-        return ERR_SET(e, ERR_IO, "gnuplot ran %s/%s.gp but did not write %s.png and %s.svg",
-                       plots_dir, name, name, name);
-    unlink(logp);
     return ERR_OK;
+}
+
+int gnuplot_render(const char *plots_dir, const char *name, struct err *e)
+{
+    char tmp[4400], logp[4400];
+    snprintf(logp, sizeof logp, "%s/%s.log", plots_dir, name);
+    /* the script writes NAME.png/svg relative to its directory, as when run by hand: here a
+     * private one, from which the complete images are renamed into plots/ (figfile.h) */
+    if (figfile_tmpdir(plots_dir, name, tmp, sizeof tmp, e))
+        return e->code;
+    int rc = run_script(tmp, plots_dir, name, logp, e);
+    if (rc == ERR_OK)
+        rc = figfile_commit(tmp, plots_dir, name, "png", e);
+    if (rc == ERR_OK)
+        rc = figfile_commit(tmp, plots_dir, name, "svg", e);
+    figfile_tmpdir_remove(tmp, name);
+    if (rc == ERR_OK) {
+        unlink(logp);
+        return ERR_OK;
+    }
+    /* no stale image stands for this figure in the report ("not drawn") */
+    char old[4400];
+    snprintf(old, sizeof old, "%s/%s.png", plots_dir, name);
+    unlink(old);
+    snprintf(old, sizeof old, "%s/%s.svg", plots_dir, name);
+    unlink(old);
+    return rc;
 }

@@ -29,6 +29,11 @@ void gnuplot_script_begin(struct strbuf *b, const char *name, const char *title)
 /* Append a figure script's ending: replot to NAME.svg. */
 void gnuplot_script_end(struct strbuf *b, const char *name);
 
+/* Append a log scale of base 2 or 10 on axis ("x", "y") with explicit tics at every power
+ * of the base covering [lo, hi] (at most 12; labels alike: 1 2 4 8 ... for base 2, 1 10 100
+ * 1k 10k ... for base 10), so every log axis reads the same way. */
+void gnuplot_log_axis(struct strbuf *b, const char *axis, double lo, double hi, int base);
+
 /* Append "set <axis>label '<text>'". */
 void gnuplot_label(struct strbuf *b, const char *axis, const char *text);
 
@@ -36,10 +41,11 @@ void gnuplot_label(struct strbuf *b, const char *axis, const char *text);
  * with an install hint when gnuplot cannot be run. */
 int plots_gnuplot_version(char *buf, size_t n, struct err *e);
 
-/* Run gnuplot on plots_dir/NAME.gp from plots_dir, so that it writes NAME.png and NAME.svg
- * there (both removed first); its stderr goes to NAME.log, kept only on failure.  Errors:
- * gnuplot cannot be run (ERR_UNSUPPORTED), it fails or writes no PNG/SVG (ERR_IO, with its
- * last message). */
+/* Run gnuplot on plots_dir/NAME.gp from a private temporary directory, then move the complete
+ * NAME.png and NAME.svg into plots_dir by rename (harness/report/figfile.h): never a truncated
+ * image; on failure both are removed (the report says "not drawn").  Its stderr goes to
+ * NAME.log, kept only on failure.  Errors: gnuplot cannot be run (ERR_UNSUPPORTED), it fails,
+ * writes no PNG/SVG or an incomplete one (ERR_IO, naming the file and the cause). */
 int gnuplot_render(const char *plots_dir, const char *name, struct err *e);
 
 #endif

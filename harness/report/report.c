@@ -10,6 +10,7 @@
 #include "base/readfile.h"
 #include "harness/report/aggregate.h"
 #include "harness/report/plots.h"
+#include "harness/report/ranking.h"
 #include "harness/sweep/results.h"
 #include "harness/sweep/sweep.h"
 #include "harness/yaml/yaml.h"
@@ -307,6 +308,38 @@ static void best_table(struct strbuf *b, const struct agg *a)
     strbuf_str(b, "\n");
 }
 
+/* ---- failed and diverged trials ----------------------------------------------------- */
+
+/* One table of every trial that is not ok, with its message (a failure's cause, or the
+ * step where the loss became NaN/Inf): a failed trial is never hidden behind the means. */
+static void problems_table(struct strbuf *b, const struct agg_table *t, const struct agg *a)
+{
+    int id = agg_table_col(t, "trial_id"), msg = agg_table_col(t, "message");
+    int step = agg_table_col(t, "diverged_step");
+    size_t n = 0;
+    for (size_t r = 0; r < t->nrows; r++) {
+        const char *st = agg_table_cell(t, r, a->col_status);
+        if (strcmp(st, "ok") == 0)
+            continue;
+        if (n++ == 0)
+            strbuf_str(b, "## Failed and diverged trials\n\n"
+                          "| trial | method | task | seed | status | message |\n"
+                          "|---|---|---|---|---|---|\n");
+        strbuf_printf(b, "| %s | ", agg_table_cell(t, r, id));
+        md_cell(b, agg_table_cell(t, r, a->col_method));
+        strbuf_str(b, " | ");
+        md_cell(b, agg_table_cell(t, r, a->col_task));
+        strbuf_printf(b, " | %s | %s | ", agg_table_cell(t, r, a->col_seed), st);
+        if (strcmp(st, "diverged") == 0 && agg_table_cell(t, r, step)[0])
+            strbuf_printf(b, "non-finite loss at step %s; ", agg_table_cell(t, r, step));
+        md_cell(b, agg_table_cell(t, r, msg));
+        strbuf_str(b, " |\n");
+    }
+    if (n)
+        strbuf_str(b, "\nFailed trials are run again by the next `peftbench run` "
+                      "(unless `--skip-failed`); diverged trials are final.\n\n");
+}
+
 /* ---- figures --------------------------------------------------------------------- */
 
 static void figures(struct strbuf *b, const char *dir)
@@ -374,6 +407,7 @@ int report_write(const char *dir, struct err *e)
     }
     struct strbuf b = {0};
     sweep_section(&b, dir, &a);
+    problems_table(&b, &t, &a);
     environment(&b, dir, &a);
     for (size_t r = 0; r < t.nrows; r++) {
         const char *task = agg_table_cell(&t, r, a.col_task);
@@ -383,6 +417,7 @@ int report_write(const char *dir, struct err *e)
         if (!seen)
             task_table(&b, &a, task);
     }
+    ranking_write(&b, &a);
     best_table(&b, &a);
     figures(&b, dir);
     snprintf(path, sizeof path, "%s/report.md", dir);

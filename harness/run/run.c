@@ -1,4 +1,5 @@
 #include "harness/run/run.h"
+#include "harness/run/trial_vary.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -13,6 +14,11 @@
 
 #include "harness/bench/bench.h"
 #include "harness/run/adapter_record.h"
+#include "harness/run/plan_csv.h"
+#include "harness/run/plan_status.h"
+#include "harness/run/preflight.h"
+#include "harness/run/run_tally.h"
+#include "harness/run/trial_lock.h"
 #include "methods/persist.h"
 #include "methods/registry.h"
 #include "model/arch/model.h"
@@ -55,10 +61,14 @@ struct run_ctx {
     size_t nselected, ndone_now, nskipped;
     double trials_seconds;      /* wall time of trials finished in this run */
     double trial_t0;
+    time_t trial_started;       /* wall clock at the trial's start: the record's started_at */
     const struct trial *cur;
     size_t cur_k;
+    char cur_vary[192];         /* the settings of cur that vary in the sweep (trial_vary.h) */
     bool warned_nonfinite; /* the checkpoint's NaN/Inf warning was printed */
     bool fatal;            /* the last trial error stops the sweep (--strict) */
+    struct run_tally tally; /* trials finished in this run, for the summary and exit status */
+    int nother;             /* records in OUT/trials of trials not in this sweep's plan */
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -315,14 +325,40 @@ static cJSON *base_record(const struct run_ctx *c, const struct trial *t)
     cJSON_AddItemToObject(r, "methods", methods_json(t));
     cJSON_AddItemToObject(r, "train", train_json(&t->train));
     cJSON_AddStringToObject(r, "canonical", t->canonical);
+    char started[32];
+    struct tm tm;
+    gmtime_r(&c->trial_started, &tm);
+    strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    cJSON_AddStringToObject(r, "started_at", started);
     add_num(r, "calibration_gflops", c->calib_gflops);
     cJSON_AddItemToObject(r, "environment", results_environment());
     return r;
 }
 
+/* The fraction of the dev split in its most frequent class: the accuracy of always
+ * predicting it (the figures' dashed majority-class line).  NaN for regression and for an
+ * unlabeled or empty dev split. */
+static double dev_majority(const struct task_data *td)
+{
+    const struct split *d = &td->dev;
+    if (td->kind == TASK_REGRESSION || !d->labeled || d->n == 0 || td->nlabels < 1)
+        return (double)NAN;
+    size_t *count = calloc((size_t)td->nlabels, sizeof *count), best = 0, n = 0;
+    if (!count)
+        return (double)NAN;
+    for (size_t i = 0; i < d->n; i++)
+        if (d->ex[i].label >= 0 && d->ex[i].label < td->nlabels)
+            n++, count[d->ex[i].label]++;
+    for (int c = 0; c < td->nlabels; c++)
+        best = count[c] > best ? count[c] : best;
+    free(count);
+    return n ? (double)best / (double)n : (double)NAN;
+}
+
 static void add_results(cJSON *r, const struct train_result *tr, const struct task_data *td,
                         const struct counts *k, const struct mem_acct *acct)
 {
+    add_num(r, "majority_fraction", dev_majority(td));
     cJSON_AddStringToObject(r, "status", trial_status_name(tr->status));
     cJSON_AddStringToObject(r, "message", tr->message);
     add_num(r, "diverged_step", (double)tr->diverged_step);
@@ -410,20 +446,20 @@ static void progress(void *user, const struct train_progress *p)
     const struct trial *t = c->cur;
     if (c->tty) {
         fprintf(c->out,
-                "\r\033[K[%zu/%zu] %s %s seed %llu | epoch %d/%d step %ld/%ld loss %.4f | "
+                "\r\033[K[%d/%zu] %s%s%s %s seed %llu | epoch %d/%d step %ld/%ld loss %.4f | "
                 "%.0f tok/s | ETA %s, sweep %s",
-                c->cur_k + 1, c->nselected, t->label, t->task, (unsigned long long)t->seed,
-                p->epoch, p->epochs, p->step, p->steps, p->loss, p->tokens_per_s, a, b);
+                t->index + 1, c->sw.ntrials, t->label, c->cur_vary[0] ? " " : "", c->cur_vary,
+                t->task, (unsigned long long)t->seed, p->epoch, p->epochs, p->step, p->steps, p->loss, p->tokens_per_s, a, b);
         if (p->epoch_end)
             fprintf(c->out, " | dev %.4f", p->dev_primary);
     } else {
         char ts[32];
         stamp(ts, sizeof ts);
         fprintf(c->out,
-                "%s trial %zu/%zu %s %s seed %llu: epoch %d/%d loss %.4f dev %.4f "
+                "%s trial %d/%zu %s%s%s %s seed %llu: epoch %d/%d loss %.4f dev %.4f "
                 "(%.0f tok/s, ETA %s, sweep %s)\n",
-                ts, c->cur_k + 1, c->nselected, t->label, t->task, (unsigned long long)t->seed,
-                p->epoch, p->epochs, p->loss, p->dev_primary, p->tokens_per_s, a, b);
+                ts, t->index + 1, c->sw.ntrials, t->label, c->cur_vary[0] ? " " : "", c->cur_vary,
+                t->task, (unsigned long long)t->seed, p->epoch, p->epochs, p->loss, p->dev_primary, p->tokens_per_s, a, b);
     }
     fflush(c->out);
 }
@@ -442,11 +478,22 @@ static void set_dropout(struct model *m, double p)
  *  - PEFTBENCH_FAULT_SLOW_WRITE_MS=ms sleeps ms milliseconds between writing a temporary
  *    file and renaming it into place (results_write_atomic), and between a trial's record
  *    and the rebuild of results.csv (finish_trial): a window for SIGKILL during result
- *    writing (results_fault_pause). */
+ *    writing (results_fault_pause);
+ *  - PEFTBENCH_FAULT_FAIL_TRIAL=k makes the trial at plan index k fail with an error before
+ *    training (the failed path: summary, exit status 1, retry on the next run). */
 static long fault_nan_step(void)
 {
     const char *s = getenv("PEFTBENCH_FAULT_NAN_STEP");
     return s ? strtol(s, NULL, 10) : 0;
+}
+
+static int fault_fail_trial(const struct trial *t, struct err *e)
+{
+    const char *s = getenv("PEFTBENCH_FAULT_FAIL_TRIAL");
+    if (s && strtol(s, NULL, 10) == t->index)
+        return ERR_SET(e, ERR_STATE, "injected failure (PEFTBENCH_FAULT_FAIL_TRIAL=%s)\n"
+                                     "second line, not in the summary", s);
+    return ERR_OK;
 }
 
 /* NaN/Inf in the checkpoint: a warning printed once per run and kept in every record; with
@@ -506,6 +553,8 @@ static int save_adapters(const struct run_ctx *c, const struct trial *t,
 static int run_trial(struct run_ctx *c, const struct trial *t, cJSON **rec, struct err *e)
 {
     *rec = NULL;
+    if (fault_fail_trial(t, e))
+        return e->code;
     struct data_entry *d = get_data(c, t, e);
     if (!d)
         return e->code;
@@ -602,10 +651,9 @@ static int load_tokenizer(struct run_ctx *c, struct err *e)
 static int finish_trial(struct run_ctx *c, cJSON *rec, struct err *e)
 {
     int rc = results_write_trial(c->out_dir, rec, e);
-    int rows = 0;
     if (rc == ERR_OK && !c->o->no_csv) {
         results_fault_pause();
-        rc = results_rebuild_csv(c->out_dir, &rows, e);
+        rc = run_plan_csv(c->out_dir, &c->sw, NULL, &c->nother, e);
     }
     return rc;
 }
@@ -619,9 +667,9 @@ static void trial_line(struct run_ctx *c, const struct trial *t, const cJSON *re
     const cJSON *pm = cJSON_GetObjectItemCaseSensitive(rec, "primary_metric");
     char ts[32];
     stamp(ts, sizeof ts);
-    fprintf(c->out, "%s%s trial %zu/%zu %s %s %s seed %llu: %s", c->tty ? "\r\033[K" : "", ts,
-            c->cur_k + 1, c->nselected, t->id, t->label, t->task, (unsigned long long)t->seed,
-            st->valuestring);
+    fprintf(c->out, "%s%s trial %d/%zu %s %s%s%s %s seed %llu: %s", c->tty ? "\r\033[K" : "",
+            ts, t->index + 1, c->sw.ntrials, t->id, t->label, c->cur_vary[0] ? " " : "",
+            c->cur_vary, t->task, (unsigned long long)t->seed, st->valuestring);
     if (cJSON_IsNumber(pv) && cJSON_IsString(pm))
         fprintf(c->out, " %s %.4f", pm->valuestring, pv->valuedouble);
     const cJSON *msg = cJSON_GetObjectItemCaseSensitive(rec, "message");
@@ -631,33 +679,81 @@ static void trial_line(struct run_ctx *c, const struct trial *t, const cJSON *re
     fflush(c->out);
 }
 
+/* The trial's lock (trial_lock.h), *fd = -1 when it is not to be run here: another run holds
+ * it ("running elsewhere"), or finished it between our plan and the lock. */
+static int lock_trial(struct run_ctx *c, const struct trial *t, int *fd, struct err *e)
+{
+    if (trial_lock_take(c->out_dir, t->id, fd, e))
+        return e->code;
+    if (*fd >= 0 && results_trial_done(c->out_dir, t->id, !c->o->skip_failed)) {
+        trial_lock_release(*fd);
+        *fd = -1;
+        return ERR_OK;
+    }
+    if (*fd < 0) {
+        c->tally.busy++;
+        if (!c->o->quiet)
+            fprintf(c->out, "%speftbench: trial %s (%s %s seed %llu): running elsewhere "
+                            "(%s/trials/%s.lock is held), skipped\n",
+                    c->tty ? "\r\033[K" : "", t->id, t->label, t->task,
+                    (unsigned long long)t->seed, c->out_dir, t->id);
+    }
+    return ERR_OK;
+}
+
+/* Train trial t (its lock held) and record it (*recorded); an interruption records nothing. */
+static int run_one(struct run_ctx *c, const struct trial *t, bool *recorded, struct err *e)
+{
+    cJSON *rec = NULL;
+    *recorded = false;
+    struct err te;
+    err_clear(&te);
+    if (run_trial(c, t, &rec, &te)) {
+        if (c->fatal) {
+            *e = te;
+            return e->code;
+        }
+        rec = failed_record(c, t, te.msg);
+    }
+    if (!rec) /* interrupted: nothing half-done is recorded */
+        return ERR_OK;
+    trial_line(c, t, rec);
+    int rc = finish_trial(c, rec, e);
+    if (rc == ERR_OK) {
+        *recorded = true;
+        const cJSON *msg = cJSON_GetObjectItemCaseSensitive(rec, "message");
+        char what[256];
+        snprintf(what, sizeof what, "%s %s %s seed %llu", t->id, t->label, t->task,
+                 (unsigned long long)t->seed);
+        run_tally_add(&c->tally, cJSON_GetObjectItemCaseSensitive(rec, "status")->valuestring,
+                      what, cJSON_IsString(msg) ? msg->valuestring : "");
+    }
+    cJSON_Delete(rec);
+    return rc;
+}
+
 static int run_selected(struct run_ctx *c, struct err *e)
 {
     for (size_t i = 0, k = 0; i < c->sw.ntrials; i++) {
         const struct trial *t = &c->sw.trials[i];
-        if (!selected(c->o, t) || results_trial_done(c->out_dir, t->id, c->o->retry_failed))
+        if (!selected(c->o, t) || results_trial_done(c->out_dir, t->id, !c->o->skip_failed))
             continue;
         if (stop_flag)
             return ERR_OK;
+        int lock = -1;
+        if (lock_trial(c, t, &lock, e))
+            return e->code;
+        if (lock < 0)
+            continue;
         c->cur = t;
         c->cur_k = k++;
+        trial_vary_text(&c->sw, t, c->cur_vary, sizeof c->cur_vary);
         c->trial_t0 = timer_now();
-        cJSON *rec = NULL;
-        struct err te;
-        err_clear(&te);
-        if (run_trial(c, t, &rec, &te)) {
-            if (c->fatal) {
-                *e = te;
-                return e->code;
-            }
-            rec = failed_record(c, t, te.msg);
-        }
-        if (!rec) /* interrupted: nothing half-done is recorded */
-            return ERR_OK;
-        trial_line(c, t, rec);
-        int rc = finish_trial(c, rec, e);
-        cJSON_Delete(rec);
-        if (rc)
+        c->trial_started = time(NULL);
+        bool recorded;
+        int rc = run_one(c, t, &recorded, e);
+        trial_lock_release(lock);
+        if (rc || !recorded)
             return rc;
         c->ndone_now++;
         c->trials_seconds += timer_now() - c->trial_t0;
@@ -715,11 +811,11 @@ static int plan_trial(const struct run_ctx *c, const struct bert_config *cfg,
         double f = train_flops_per_token(&m, &k, t->train.max_seq_len);
         char hp[512];
         hp_summary(t, hp, sizeof hp);
-        fprintf(out, "%5d  %s  %-18s %-16s %6llu  %12zu %12zu %8.3f%%  %9.3f  %s\n", t->index,
-                t->id, t->label, t->task, (unsigned long long)t->seed, k.method, k.total,
-                100.0 * (double)k.method / (double)k.backbone, f * 1e-6, hp);
+        fprintf(out, "%5d  %s  %-18s %-16s %6llu  %12zu %12zu %8.3f%%  %9.3f  %-8s  %s\n",
+                t->index, t->id, t->label, t->task, (unsigned long long)t->seed, k.method,
+                k.total, 100.0 * (double)k.method / (double)k.backbone, f * 1e-6,
+                plan_trial_status(c->out_dir, t->id), hp);
     }
-    (void)c;
     for (int i = nm; i-- > 0;)
         method_destroy(&mi[i]);
     model_destroy(&m);
@@ -728,15 +824,26 @@ static int plan_trial(const struct run_ctx *c, const struct bert_config *cfg,
 
 static int plan(struct run_ctx *c, FILE *out, struct err *e)
 {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/config.json", c->model_dir);
+    /* never builds: a builtin model not built yet gives its dimensions from its
+     * pretraining config (harness/run/preflight.h), and the state comes from the records */
+    struct preflight pf = {0};
     struct bert_config cfg;
-    if (hfconfig_read(&cfg, path, e))
+    bool built;
+    bool ok = preflight_model_dims(&pf, c->sw.model, &cfg, &built);
+    if (!ok)
+        ERR_SET(e, ERR_CONFIG, "%s", pf.n ? pf.msg[0] : "cannot read the model's dimensions");
+    preflight_free(&pf);
+    if (!ok)
         return e->code;
-    fprintf(out, "# sweep %s: %zu trials, model %s\n", c->sw.name, c->sw.ntrials, c->sw.model);
-    fprintf(out, "%5s  %-16s  %-18s %-16s %6s  %12s %12s %9s  %9s  %s\n", "index", "trial_id",
-            "method", "task", "seed", "trainable", "total", "train%", "MFLOP/tok",
-            "hyperparameters");
+    snprintf(c->out_dir, sizeof c->out_dir, "%s", c->o->out_dir ? c->o->out_dir : "");
+    if (!c->o->out_dir)
+        snprintf(c->out_dir, sizeof c->out_dir, "results/%s", c->sw.name);
+    fprintf(out, "# sweep %s: %zu trials, model %s, results in %s\n", c->sw.name, c->sw.ntrials,
+            c->sw.model, c->out_dir);
+    plan_builtin_note(out, c->sw.model);
+    fprintf(out, "%5s  %-16s  %-18s %-16s %6s  %12s %12s %9s  %9s  %-8s  %s\n", "index",
+            "trial_id", "method", "task", "seed", "trainable", "total", "train%", "MFLOP/tok",
+            "state", "hyperparameters");
     int rc = ERR_OK;
     for (size_t i = 0; i < c->sw.ntrials && rc == ERR_OK; i++)
         if (selected(c->o, &c->sw.trials[i]))
@@ -753,6 +860,7 @@ static void ctx_free(struct run_ctx *c)
         entry_free(&c->cache[i]);
     tokenizer_free(c->tok);
     sweep_free(&c->sw);
+    run_tally_free(&c->tally);
 }
 
 static size_t count_todo(struct run_ctx *c)
@@ -762,7 +870,7 @@ static size_t count_todo(struct run_ctx *c)
         const struct trial *t = &c->sw.trials[i];
         if (!selected(c->o, t))
             continue;
-        if (results_trial_done(c->out_dir, t->id, c->o->retry_failed))
+        if (results_trial_done(c->out_dir, t->id, !c->o->skip_failed))
             c->nskipped++;
         else
             n++;
@@ -815,7 +923,7 @@ static int sweep_body(struct run_ctx *c, struct err *e)
     install_signals();
     int rc = run_selected(c, e);
     if (rc == ERR_OK && c->ndone_now == 0 && !o->no_csv) /* nothing ran: a consistent CSV */
-        rc = results_rebuild_csv(c->out_dir, NULL, e);
+        rc = run_plan_csv(c->out_dir, &c->sw, NULL, &c->nother, e);
     return rc;
 }
 
@@ -836,7 +944,12 @@ int run_sweep(const struct run_opts *o, FILE *out, FILE *errf)
         fprintf(errf, "peftbench: %s\n", e.msg);
         return 1;
     }
-    if (run_resolve_model(c.sw.model, c.model_dir, sizeof c.model_dir, errf)) {
+    if (preflight_run(&c.sw, errf)) { /* every problem listed, nothing built or recorded */
+        ctx_free(&c);
+        return 2;
+    }
+    if (!o->dry_run && /* plan never builds (plan() reads the dimensions itself) */
+        run_resolve_model(c.sw.model, c.model_dir, sizeof c.model_dir, errf)) {
         ctx_free(&c);
         return 1;
     }
@@ -849,27 +962,25 @@ int run_sweep(const struct run_opts *o, FILE *out, FILE *errf)
                       "run the same command again to continue\n",
                 c.tty ? "\n" : "", (int)stop_flag, c.ndone_now);
         status = 128 + (int)stop_flag;
-    } else if (rc == ERR_OK && !o->dry_run && !o->quiet) {
-        fprintf(out, "peftbench: done: %zu trials run, results in %s/results.csv\n",
-                c.ndone_now, c.out_dir);
+    } else if (rc == ERR_OK && !o->dry_run) {
+        if (!o->quiet)
+            fprintf(out, "peftbench: done: %zu trials run, results in %s/results.csv\n",
+                    c.ndone_now, c.out_dir);
+        status = c.tally.failed ? 1 : 0;
     }
-    /* figures and report.md of the whole sweep (warnings only, never the exit status);
-     * a cluster slice leaves them to `peftbench plot` once every slice is in */
-    if (status == 0 && !o->dry_run && o->trial < 0 && !o->trial_id && o->shard_n == 0 &&
-        !o->no_csv)
+    /* figures and report.md of the whole sweep (warnings only, never the exit status; failed
+     * trials are listed in the report); a cluster slice leaves them to `peftbench plot` once
+     * every slice is in */
+    bool finished = rc == ERR_OK && !stop_flag && !o->dry_run;
+    if (finished && o->trial < 0 && !o->trial_id && o->shard_n == 0 && !o->no_csv)
         report_after_run(c.out_dir, &c.sw, o->quiet, out, errf);
+    /* the last lines: what this run did, and why it exits 1 */
+    if (finished && c.nother > 0 && !o->quiet)
+        fprintf(out, "peftbench: %d records in %s/trials are not in this sweep (the file changed "
+                     "since they ran): kept on disk, left out of results.csv, figures and report\n",
+                c.nother, c.out_dir);
+    if (finished && (c.tally.failed || !o->quiet))
+        run_tally_print(&c.tally, c.tally.failed ? errf : out);
     ctx_free(&c);
     return status;
-}
-
-int run_collect(const char *dir, FILE *out, FILE *errf)
-{
-    struct err e;
-    int rows = 0;
-    if (results_rebuild_csv(dir, &rows, &e)) {
-        fprintf(errf, "peftbench collect: %s\n", e.msg);
-        return 1;
-    }
-    fprintf(out, "peftbench collect: %d trials -> %s/results.csv\n", rows, dir);
-    return 0;
 }

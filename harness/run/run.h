@@ -28,15 +28,17 @@ struct run_opts {
     int shard_i, shard_n;      /* shard_n == 0: no sharding; else run index % n == i */
     bool dry_run;              /* plan only */
     bool quiet;
-    bool retry_failed;         /* rerun trials recorded as failed */
+    bool retry_failed;         /* accepted for old scripts: failed trials are rerun anyway */
+    bool skip_failed;          /* leave trials recorded as failed alone (default: rerun them) */
     bool allow_large;
     bool strict;               /* NaN/Inf in the checkpoint stops the run (else: a warning) */
     const char *const *overrides;
     int noverrides;
 };
 
-/* Run (or plan, with dry_run) a sweep.  Returns the exit status:
- * 0 all selected trials done, 1 error, 130 interrupted. */
+/* Run (or plan, with dry_run) a sweep.  Returns the exit status: 0 when no trial failed
+ * (ok and diverged trials only), 1 when a trial failed or an error stopped the run, 2 for
+ * unusable input found before training, 128+signal when interrupted by a signal. */
 int run_sweep(const struct run_opts *o, FILE *out, FILE *errf);
 
 /* Rebuild DIR/results.csv from DIR/trials/. */

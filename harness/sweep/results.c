@@ -173,6 +173,7 @@ static const char *const fixed[][2] = {
     {"acc_f1", "metrics.acc_f1"},
     {"pearson_spearman", "metrics.pearson_spearman"},
     {"test_primary_value", "test.primary_value"},
+    {"majority_fraction", "majority_fraction"},
     {"params_method", "params.method"},
     {"params_head", "params.head"},
     {"params_trainable", "params.trainable"},
@@ -199,18 +200,21 @@ static const char *const fixed[][2] = {
     {"diverged_step", "diverged_step"},
     {"message", "message"},
     {"version", "environment.version"},
+    {"git_commit", "environment.git_commit"},
+    {"started_at", "started_at"},
 };
 #define NFIXED (sizeof fixed / sizeof *fixed)
 
 const char *const results_fixed_columns[] = {
     "sweep", "trial_id", "index", "status", "task", "method", "seed", "model",
     "primary_metric", "primary_value", "accuracy", "f1", "macro_f1", "mcc", "pearson",
-    "spearman", "acc_f1", "pearson_spearman", "test_primary_value", "params_method",
-    "params_head", "params_trainable", "params_stored", "params_total", "trainable_pct",
-    "best_epoch", "epochs_run", "steps", "final_train_loss", "train_tokens_per_s",
+    "spearman", "acc_f1", "pearson_spearman", "test_primary_value", "majority_fraction",
+    "params_method", "params_head", "params_trainable", "params_stored", "params_total",
+    "trainable_pct", "best_epoch", "epochs_run", "steps", "final_train_loss", "train_tokens_per_s",
     "eval_tokens_per_s", "merged_tokens_per_s", "mem_frozen", "mem_trainable", "mem_grads",
     "mem_optimizer", "mem_activations", "mem_workspace", "mem_peak_total", "peak_rss",
-    "wall_seconds", "calibration_gflops", "diverged_step", "message", "version", NULL,
+    "wall_seconds", "calibration_gflops", "diverged_step", "message", "version",
+    "git_commit", "started_at", NULL,
 };
 
 static const cJSON *at_path(const cJSON *j, const char *path)
@@ -393,11 +397,23 @@ static void csv_header(struct strbuf *b, const struct csv_cols *cols)
     strbuf_str(b, "\n");
 }
 
+/* A record's value of fixed column c; diverged_step only for a diverged trial (records
+ * written before that rule keep a 0 there for ok trials). */
+static const cJSON *fixed_value(const cJSON *rec, size_t c)
+{
+    if (strcmp(fixed[c][0], "diverged_step") == 0) {
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(rec, "status");
+        if (!cJSON_IsString(st) || strcmp(st->valuestring, "diverged") != 0)
+            return NULL;
+    }
+    return at_path(rec, fixed[c][1]);
+}
+
 static void csv_row(struct strbuf *b, const struct csv_cols *cols, const cJSON *rec)
 {
     for (size_t c = 0; c < NFIXED; c++) {
         strbuf_str(b, c ? "," : "");
-        csv_value(b, at_path(rec, fixed[c][1]));
+        csv_value(b, fixed_value(rec, c));
     }
     const cJSON *train = cJSON_GetObjectItemCaseSensitive(rec, "train");
     for (size_t k = 0; k < NTRAIN_KEYS; k++)
@@ -417,12 +433,56 @@ static void csv_row(struct strbuf *b, const struct csv_cols *cols, const cJSON *
     strbuf_str(b, "\n");
 }
 
+static int cmp_id(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Drop (free) the records whose trial_id is not in ids (sorted); returns how many. */
+static size_t keep_plan(struct recs *rs, const char *const *sorted, size_t nids)
+{
+    size_t k = 0, dropped = 0;
+    for (size_t i = 0; i < rs->n; i++) {
+        const char *id = cJSON_GetObjectItemCaseSensitive(rs->r[i], "trial_id")->valuestring;
+        if (bsearch(&id, sorted, nids, sizeof *sorted, cmp_id)) {
+            rs->r[k++] = rs->r[i];
+        } else {
+            cJSON_Delete(rs->r[i]);
+            dropped++;
+        }
+    }
+    rs->n = k;
+    return dropped;
+}
+
 int results_rebuild_csv(const char *out_dir, int *nrows, struct err *e)
+{
+    return results_rebuild_csv_plan(out_dir, NULL, 0, nrows, NULL, e);
+}
+
+int results_rebuild_csv_plan(const char *out_dir, const char *const *ids, size_t nids,
+                             int *nrows, int *nother, struct err *e)
 {
     struct recs rs = {0};
     struct strbuf b = {0};
     struct csv_cols cols = {0};
     int rc = load_records(out_dir, &rs, e);
+    const char **sorted = NULL;
+    if (nother)
+        *nother = 0;
+    if (rc == ERR_OK && ids) {
+        sorted = malloc((nids ? nids : 1) * sizeof *sorted);
+        if (!sorted)
+            rc = ERR_SET(e, ERR_NOMEM, "out of memory building results.csv");
+    }
+    if (rc == ERR_OK && sorted) {
+        memcpy(sorted, ids, nids * sizeof *sorted);
+        qsort(sorted, nids, sizeof *sorted, cmp_id);
+        size_t dropped = keep_plan(&rs, sorted, nids);
+        if (nother)
+            *nother = (int)dropped;
+    }
+    free(sorted);
     if (rc == ERR_OK && csv_cols_find(&cols, &rs) != 0)
         rc = ERR_SET(e, ERR_NOMEM, "out of memory building results.csv");
     if (rc == ERR_OK) {

@@ -43,6 +43,13 @@ bool results_trial_done(const char *out_dir, const char *id, bool retry_failed);
  * the row count. */
 int results_rebuild_csv(const char *out_dir, int *nrows, struct err *e);
 
+/* The same for the trials of one plan only: records whose trial_id is not among ids[0..nids)
+ * (a sweep file changed between runs) stay on disk but are left out of results.csv, so the
+ * CSV, summary, figures and report hold the current plan alone (never two grids, never a
+ * duplicate index); *nother (may be NULL) gets their count.  ids == NULL: every record. */
+int results_rebuild_csv_plan(const char *out_dir, const char *const *ids, size_t nids,
+                             int *nrows, int *nother, struct err *e);
+
 /* The fixed CSV columns, in order (NULL-terminated), for the README and tests. */
 extern const char *const results_fixed_columns[];
 

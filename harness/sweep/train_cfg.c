@@ -6,6 +6,7 @@
 #include "harness/sweep/train_cfg.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -108,6 +109,17 @@ int train_cfg_unknown_key(struct err *e, const struct ynode *key, const char *wh
     return sweep_unknown_key(e, key, what, names, NTRAIN);
 }
 
+/* An integral real such as "1e3" or "512.0" as an integer (people write counts that way);
+ * "1.5" is not one.  Bounded so the conversion is exact. */
+static bool integral_real(const char *s, long long *i)
+{
+    double x;
+    if (!yaml_scalar_real(s, &x) || x != floor(x) || fabs(x) > 9.0e15)
+        return false;
+    *i = (long long)x;
+    return true;
+}
+
 /* Parse value node v for field f into t.  ctx names the setting ("train"). */
 int train_cfg_set(struct train_cfg *t, int f, const struct ynode *v, const char *ctx,
                   const char *hint, struct err *e)
@@ -129,7 +141,7 @@ int train_cfg_set(struct train_cfg *t, int f, const struct ynode *v, const char 
     double x;
     long long i = 0;
     if (d->type == TF_INT) {
-        if (!yaml_scalar_ll(s, &i))
+        if (!yaml_scalar_ll(s, &i) && !integral_real(s, &i))
             return ynode_fail(e, ERR_CONFIG, v, "%s.%s: expected %s, found '%.60s'", ctx, d->name,
                          d->expect, s);
         x = (double)i;

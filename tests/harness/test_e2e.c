@@ -398,8 +398,9 @@ static void assert_consistent(const char *out)
     }
 }
 
-/* What may be left in trials/ by killed writers: records, and NAME.json.tmp.<pid> files that
- * no reader takes for a record (their names do not end in .json). */
+/* What may be left in trials/ by killed writers: records, trial locks (<id>.lock), and
+ * NAME.json.tmp.<pid> files that no reader takes for a record (their names do not end in
+ * .json). */
 static void assert_no_mistakable_tmp(const char *out)
 {
     char dir[512];
@@ -413,7 +414,9 @@ static void assert_no_mistakable_tmp(const char *out)
         bool record =
             strlen(n) == 21 && strspn(n, "0123456789abcdef") == 16 && strcmp(n + 16, ".json") == 0;
         bool tmp = t && t[10] && strspn(t + 10, "0123456789") == strlen(t + 10);
-        ck_assert_msg(record || tmp, "unexpected file trials/%s", n);
+        bool lock = /* a trial's lock (harness/run/trial_lock.h) */
+            strlen(n) == 21 && strspn(n, "0123456789abcdef") == 16 && strcmp(n + 16, ".lock") == 0;
+        ck_assert_msg(record || tmp || lock, "unexpected file trials/%s", n);
     }
     closedir(d);
     snprintf(dir, sizeof dir, "%s/%s", root, out);
