@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "model/text/tokenizer.h"
+#include "tests/model/hf_truncation.h"
 #include "tests/suites.h"
 
 /* vocab.json: id = index.  Byte-level spellings: "Ġ" = ' ', "Ċ" = '\n', "Ã©" = é, ... */
@@ -422,33 +423,6 @@ START_TEST(encode_truncation_tornadoes)
     tokenizer_free(t);
 }
 END_TEST
-
-/* HF tokenizers' LongestFirst (tokenizers/src/utils/truncation.rs, truncate_encodings)
- * transcribed line by line: the lengths kept of texts of na and nb tokens when budget tokens
- * are left for them once the specials are counted. */
-static void hf_longest_first(int na, int nb, int budget, int *ka, int *kb)
-{
-    *ka = na;
-    *kb = nb;
-    if (na + nb <= budget)
-        return;
-    int n1 = na, n2 = nb;
-    bool swap = n1 > n2; /* n1 is the shorter */
-    if (swap) {
-        n1 = nb;
-        n2 = na;
-    }
-    if (n1 > budget)
-        n2 = n1;
-    else
-        n2 = n1 > budget - n1 ? n1 : budget - n1;
-    if (n1 + n2 > budget) {
-        n1 = budget / 2;
-        n2 = n1 + budget % 2;
-    }
-    *ka = swap ? n2 : n1;
-    *kb = swap ? n1 : n2;
-}
 
 /* Every (|a|, |b|, max_len) against the transcription of HF's rule, with the four special
  * tokens of a RoBERTa pair. */

@@ -13,6 +13,7 @@
 
 #include "model/text/tokenizer.h"
 #include "base/utf8.h"
+#include "tests/model/hf_truncation.h"
 #include "tests/suites.h"
 
 /* Ids 0..12 are fixed: the encode tests spell them out. */
@@ -332,33 +333,6 @@ static void ck_encode_pair(const struct tokenizer *t, const char *ta, const char
     ck_pair(&enc, a, la, b, lb);
     ck_assert(enc.truncated);
     encoding_free(&enc);
-}
-
-/* HF tokenizers' LongestFirst (tokenizers/src/utils/truncation.rs, truncate_encodings)
- * transcribed line by line: the lengths kept of texts of na and nb tokens when budget tokens
- * are left for them once the specials are counted. */
-static void hf_longest_first(int na, int nb, int budget, int *ka, int *kb)
-{
-    *ka = na;
-    *kb = nb;
-    if (na + nb <= budget)
-        return;
-    int n1 = na, n2 = nb;
-    bool swap = n1 > n2; /* n1 is the shorter */
-    if (swap) {
-        n1 = nb;
-        n2 = na;
-    }
-    if (n1 > budget)
-        n2 = n1;
-    else
-        n2 = n1 > budget - n1 ? n1 : budget - n1;
-    if (n1 + n2 > budget) {
-        n1 = budget / 2;
-        n2 = n1 + budget % 2;
-    }
-    *ka = swap ? n2 : n1;
-    *kb = swap ? n1 : n2;
 }
 
 /* The fast tokenizers' rule on distinct tokens (3 specials, so budget = max_len - 3). */
