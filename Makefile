@@ -16,7 +16,7 @@ CFLAGS_BASE := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g $(WARN) -
 CFLAGS  ?= $(OPT)
 ALL_CFLAGS = $(CFLAGS_BASE) $(CFLAGS) $(SAN) $(EXTRA)
 GIT_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
-LDLIBS  := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lyaml -lcjson -lpcre2-8 -lm -fopenmp
+LDLIBS  := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -ldnnl -lyaml -lcjson -lpcre2-8 -lm -fopenmp
 TEST_LDLIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lpthread -lm)
 
 # Every .c under the rooms is library code except the CLI's main().
@@ -149,6 +149,18 @@ fuzz: check-deps fuzz-build
 
 -include $(FUZZ_LIB_OBJ:.o=.d)
 
+# ---- HTML pages in a real browser ----------------------------------------------------------------
+# `make test-html`: report.html and history.html from generated fixtures (one of 1,000 trials) in
+# headless Chromium (tests/html/browser_test.sh): no console error, the page's own sort and
+# filter, a non-blank screenshot, page sizes and render times in the log.  Installs Debian's
+# chromium (scripts/install-deps.sh --html) when missing.
+.PHONY: test-html
+
+test-html: check-deps
+	@scripts/install-deps.sh --html
+	@$(MAKE) --no-print-directory $(BIN)
+	PEFTBENCH_BIN=$(abspath $(BIN)) bash tests/html/browser_test.sh
+
 # ---- Slurm ---------------------------------------------------------------------------------------
 # `make test-slurm`: `peftbench slurm` against real slurmctld/slurmd/munged started on this machine
 # (tests/slurm_integration.sh installs the Debian packages when missing and it runs as root;
@@ -173,6 +185,9 @@ test-slurm: check-deps
 # the whole sweep (geometric mean) at compare's 10%.  Override with NIGHTLY_TOLS='...';
 # NIGHTLY_ARGS='model=DIR' passes overrides to the run (they change the trial ids: a baseline made
 # with an override only matches runs with the same override).
+# After the comparison, `peftbench history` appends the run to $(NIGHTLY_OUT)/history/ and
+# rewrites $(NIGHTLY_OUT)/history.html; the exit status stays compare's (a history that cannot be
+# written is a warning).
 # `make nightly-baseline` runs the same sweep and copies its results.csv to the baseline; commit it
 # together with any change to configs/nightly.yaml (trial ids follow the config).
 NIGHTLY_SWEEP    ?= configs/nightly.yaml
@@ -193,7 +208,10 @@ nightly-run: check-deps $(BIN)
 nightly: $(BIN)
 	@test -f $(NIGHTLY_BASELINE) || { echo "make nightly: no baseline $(NIGHTLY_BASELINE); create it with 'make nightly-baseline' and commit it" >&2; exit 2; }
 	@$(MAKE) --no-print-directory nightly-run
-	$(BIN) compare $(NIGHTLY_BASELINE) $(NIGHTLY_DIR)/results.csv $(NIGHTLY_TOLS)
+	@status=0; $(BIN) compare $(NIGHTLY_BASELINE) $(NIGHTLY_DIR)/results.csv $(NIGHTLY_TOLS) || status=$$?; \
+	  $(BIN) history $(NIGHTLY_DIR) --out $(NIGHTLY_OUT) $(NIGHTLY_TOLS) || \
+	    echo "make nightly: warning: $(NIGHTLY_OUT)/history not updated" >&2; \
+	  exit $$status
 
 nightly-baseline: nightly-run
 	@mkdir -p $(dir $(NIGHTLY_BASELINE))

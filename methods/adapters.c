@@ -139,6 +139,9 @@ const struct method_ops houlsby_method = {
     .abi = METHOD_ABI,
     .summary = "bottleneck adapters after the attention and FFN sublayers: LN(h + s A(h) + x)",
     .source = "AdapterHub double_seq_bn (swish, rf 16, init bert); Houlsby et al. 2019",
+    .train = {.lr = 3e-4,
+              .source = "google-research/adapter-bert README (MRPC, BERT-base): lr 3e-4 "
+                        "(METHODS.md 1.4)"},
     .hps = houlsby_hps,
     .nhps = (int)(sizeof houlsby_hps / sizeof *houlsby_hps),
     .check = houlsby_check,
@@ -187,6 +190,8 @@ const struct method_ops pfeiffer_method = {
     .summary = "bottleneck adapter after the FFN block, reusing its LayerNorm: "
                "LN(h + x + s A(LN(h + x)))",
     .source = "AdapterHub seq_bn (relu, rf 16, init bert); Pfeiffer et al. 2020",
+    .train = {.lr = 1e-4,
+              .source = "AdapterHub docs/training.md: lr 1e-4 (METHODS.md 1.4)"},
     .hps = pfeiffer_hps,
     .nhps = (int)(sizeof pfeiffer_hps / sizeof *pfeiffer_hps),
     .check = pfeiffer_check,
@@ -239,6 +244,11 @@ const struct method_ops parallel_method = {
     .abi = METHOD_ABI,
     .summary = "scaled parallel adapter reading the sublayer input: LN(h + x + s A(x))",
     .source = "AdapterHub par_bn (relu, rf 2, init mam_adapter, scaling 4); He et al. 2022",
+    .train = {.lr = 1e-4,
+              .has_weight_decay = true,
+              .weight_decay = 0.1,
+              .source = "He et al. 2022 (RoBERTa-base): lr 1e-4, weight decay 0.1 "
+                        "(METHODS.md 1.4)"},
     .hps = parallel_hps,
     .nhps = (int)(sizeof parallel_hps / sizeof *parallel_hps),
     .check = parallel_check,

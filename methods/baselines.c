@@ -54,6 +54,9 @@ const struct method_ops full_method = {
     .abi = METHOD_ABI,
     .summary = "full fine-tuning: every backbone tensor trainable",
     .source = "standard fine-tuning (Devlin et al. 2019)",
+    .train = {.lr = 2e-5,
+              .source = "RoBERTa GLUE recipe, lr grid {1e-5, 2e-5, 3e-5} (Liu et al. "
+                        "2019; the issue's value, not in METHODS.md)"},
     .hps = full_hps,
     .nhps = 1,
     .create = full_create,
@@ -90,6 +93,8 @@ const struct method_ops head_method = {
     .abi = METHOD_ABI,
     .summary = "linear probe: only the task head is trained, the backbone is frozen",
     .source = "frozen-feature baseline",
+    .train = {.lr = 1e-3,
+              .source = "no published default: linear-probe practice (harness choice)"},
     .hps = NULL,
     .nhps = 0,
     .create = head_create,
@@ -147,6 +152,9 @@ const struct method_ops bitfit_method = {
     .abi = METHOD_ABI,
     .summary = "BitFit: train only the bias terms of the backbone",
     .source = "Ben Zaken et al. 2022 (all biases incl. LayerNorm)",
+    .train = {.lr = 1e-3,
+              .source = "Ben Zaken et al. 2022 searched lr 1e-4..1e-3; the upper end, for small "
+                        "models (not in METHODS.md)"},
     .hps = bitfit_hps,
     .nhps = 1,
     .create = bitfit_create,

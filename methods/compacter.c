@@ -158,6 +158,8 @@ const struct method_ops compacter_method = {
     .summary = "Compacter: Houlsby-placed adapters with PHM (Kronecker) projections",
     .source = "AdapterHub CompacterConfig (n 4, rf 32, gelu, shared rule, rank 1); "
               "Mahabadi et al. 2021",
+    .train = {.lr = 3e-3,
+              .source = "rabeehk/compacter T5-base configs: lr 3e-3 (METHODS.md 3.3)"},
     .hps = compacter_hps,
     .nhps = (int)(sizeof compacter_hps / sizeof *compacter_hps),
     .check = compacter_check,
@@ -198,6 +200,8 @@ const struct method_ops compacter_pp_method = {
     .summary = "Compacter++: one Pfeiffer-placed PHM adapter per layer (FFN block)",
     .source = "AdapterHub CompacterPlusPlusConfig (n 4, rf 32, gelu, shared rule, rank 1); "
               "Mahabadi et al. 2021",
+    .train = {.lr = 3e-3,
+              .source = "rabeehk/compacter T5-base configs: lr 3e-3 (METHODS.md 3.3)"},
     .hps = compacter_hps,
     .nhps = (int)(sizeof compacter_hps / sizeof *compacter_hps),
     .check = compacter_pp_check,

@@ -367,6 +367,8 @@ const struct method_ops ia3_method = {
     .abi = METHOD_ABI,
     .summary = "(IA)^3: learned vectors rescale keys, values and the FFN activation (mergeable)",
     .source = "Liu et al. 2022 (T-Few) placement: k, v output and GELU output, ones init",
+    .train = {.lr = 3e-3,
+              .source = "Liu et al. 2022 T-Few recipe: lr 3e-3 (METHODS.md 5.4)"},
     .hps = ia3_hps,
     .nhps = (int)(sizeof ia3_hps / sizeof *ia3_hps),
     .create = ia3_create,

@@ -511,6 +511,12 @@ const struct method_ops lora_method = {
     .abi = METHOD_ABI,
     .summary = "LoRA: low-rank update s·B·A added to frozen Linears (mergeable)",
     .source = "Hu et al. 2021 / HF PEFT (A kaiming-uniform, B zero, targets q,v, alpha 16)",
+    .train = {.lr = 5e-4,
+              .has_weight_decay = true,
+              .weight_decay = 0.1,
+              .source = "Hu et al. 2021 RoBERTa-base GLUE table: lr 4e-4..5e-4 (5e-4 on "
+                        "MNLI/SST-2); weight decay 0.1 from microsoft/LoRA NLU scripts "
+                        "(METHODS.md 4.6)"},
     .hps = lora_hps,
     .nhps = (int)(sizeof lora_hps / sizeof *lora_hps),
     .check = lora_check,

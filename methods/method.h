@@ -27,11 +27,27 @@
 
 #define METHOD_ABI 1
 
+/* A method's published training settings (see `peftbench methods` and the
+ * README's "Per-method training defaults").  The harness applies them under
+ * whatever the user sets (harness/sweep/train_resolve.h gives the precedence).
+ * Each field is optional: lr/epochs 0 and has_* false mean "no default: use
+ * the harness's global one". */
+struct method_train {
+    double lr;                 /* peak learning rate (0 = none) */
+    int epochs;                /* 0 = none */
+    bool has_warmup_ratio;
+    double warmup_ratio;       /* fraction of the steps warmed up linearly */
+    bool has_weight_decay;
+    double weight_decay;       /* AdamW decoupled weight decay */
+    const char *source;        /* where the values come from (paper/table or code) */
+};
+
 struct method_ops {
     const char *name;    /* YAML name, e.g. "lora" */
     int abi;             /* METHOD_ABI */
     const char *summary; /* one line for `peftbench methods` */
     const char *source;  /* which definition the defaults follow, e.g. "AdapterHub seq_bn" */
+    struct method_train train; /* published training settings with their source */
     const struct hp_def *hps;
     int nhps;
     /* Cross-field and model-dependent checks (e.g. phm_dim divides D) (optional). */

@@ -435,6 +435,9 @@ const struct method_ops prefix_method = {
     .summary =
         "prefix tuning: P trained key/value rows per layer (MLP-reparameterised in training)",
     .source = "Li & Liang 2021 reference code (MLP, tanh, mid 512); AdapterHub prefix_length 30",
+    .train = {.lr = 5e-5,
+              .source = "Li & Liang 2021 reference code, lr 5e-5 with the MLP "
+                        "reparameterisation (METHODS.md 2.5)"},
     .hps = prefix_hps,
     .nhps = (int)(sizeof prefix_hps / sizeof *prefix_hps),
     .check = prefix_check,

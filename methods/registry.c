@@ -1,6 +1,8 @@
 #include "methods/registry.h"
 
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/strfmt.h"
@@ -129,9 +131,52 @@ static void range_text(char *buf, size_t n, const struct hp_def *d)
         snprintf(buf, n, "{%s}", d->choices);
 }
 
+/* A learning rate as people write it: 5e-4, 2e-5, 1.5e-3 (never 0.0005). */
+static const char *sci(double x, char *buf, size_t size)
+{
+    char m[32];
+    int ex = 0;
+    snprintf(m, sizeof m, "%.3e", x); /* "5.000e-04" */
+    char *e = strchr(m, 'e');
+    if (!e)
+        return snprintf(buf, size, "%s", m), buf;
+    ex = atoi(e + 1);
+    *e = '\0';
+    for (char *z = e - 1; z > m && (*z == '0' || *z == '.'); z--) {
+        bool dot = *z == '.';
+        *z = '\0';
+        if (dot)
+            break;
+    }
+    snprintf(buf, size, "%se%d", m, ex);
+    return buf;
+}
+
+const char *method_train_text(const struct method_train *t, char *buf, size_t size)
+{
+    size_t o = 0;
+    char num[48];
+    buf[0] = '\0';
+    if (t->lr > 0)
+        o = str_appendf(buf, size, o, "lr %s", sci(t->lr, num, sizeof num));
+    if (t->epochs > 0)
+        o = str_appendf(buf, size, o, "%sepochs %d", o ? ", " : "", t->epochs);
+    if (t->has_warmup_ratio)
+        o = str_appendf(buf, size, o, "%swarmup_ratio %g", o ? ", " : "", t->warmup_ratio);
+    if (t->has_weight_decay)
+        o = str_appendf(buf, size, o, "%sweight_decay %g", o ? ", " : "", t->weight_decay);
+    if (o == 0)
+        snprintf(buf, size, "(none: the global train defaults)");
+    return buf;
+}
+
 void method_print(FILE *out, const struct method_ops *m)
 {
+    char tr[160];
     fprintf(out, "%s\n    %s\n    defaults follow: %s\n", m->name, m->summary, m->source);
+    fprintf(out, "    train defaults: %s\n", method_train_text(&m->train, tr, sizeof tr));
+    if (m->train.source)
+        fprintf(out, "        source: %s\n", m->train.source);
     for (int k = 0; k < m->nhps; k++) {
         const struct hp_def *d = &m->hps[k];
         char range[96];

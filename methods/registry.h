@@ -32,6 +32,10 @@ void method_destroy(struct method_inst *mi);
 int method_merge(struct method_inst *mi, struct model *m, struct err *e);
 int method_unmerge(struct method_inst *mi, struct model *m, struct err *e);
 
+/* A method's published train settings as text ("lr 0.0005, weight_decay 0.1"), or
+ * "(none: ...)" when it declares none; returns buf. */
+const char *method_train_text(const struct method_train *t, char *buf, size_t size);
+
 /* Print every method with its hyperparameters, defaults, ranges and docs. */
 void registry_print(FILE *out);
 /* The same for one method (integer ranges printed as integers). */

@@ -5,7 +5,13 @@
 set -eu
 
 PKGS="libopenblas-dev libopenblas-openmp-dev libyaml-dev libcjson-dev libpcre2-dev check \
-gnuplot-nox wordnet-base pkg-config gcc make"
+gnuplot-nox wordnet-base pkg-config gcc make libdnnl-dev"
+
+# --html: only what `make test-html` needs (headless Chromium and python3 for the
+# screenshot check in tests/html/browser_test.sh); never installed for the normal build.
+if [ "${1:-}" = "--html" ]; then
+    PKGS="chromium python3"
+fi
 
 missing=""
 for p in $PKGS; do

@@ -12,6 +12,8 @@
 #include "harness/bench/bench.h"
 #include "harness/bench/bench_matrix.h"
 #include "harness/report/compare.h"
+#include "harness/cli/history_cmd.h"
+#include "harness/cli/ls.h"
 #include "methods/registry.h"
 #include "model/arch/model.h"
 #include "model/text/tokenizer.h"
@@ -106,8 +108,35 @@ static bool bench_add_method(struct bench_plan *p, const char *name, bool *custo
     return true;
 }
 
+/* --precision fp32 | bf16 | both (a repeat adds to the list; bf16 cells need AVX512_BF16). */
+static bool bench_precision(struct bench_plan *p, const char *v, bool *seen, FILE *errf)
+{
+    enum matmul_prec pr;
+    bool both = v && strcmp(v, "both") == 0;
+    if (!v || (!both && matmul_prec_parse(v, &pr) != 0)) {
+        fprintf(errf, "peftbench bench: --precision expects fp32, bf16 or both, got '%s'\n",
+                v ? v : "(nothing)");
+        return false;
+    }
+    if (!*seen)
+        p->nprec = 0, *seen = true;
+    if (both) {
+        p->precisions[0] = MATMUL_FP32, p->precisions[1] = MATMUL_BF16, p->nprec = 2;
+        p->opts.precision = MATMUL_FP32;
+        return true;
+    }
+    for (int k = 0; k < p->nprec; k++)
+        if (p->precisions[k] == (int)pr)
+            return true;
+    if (p->nprec == BENCH_MAX_PREC)
+        return false;
+    p->precisions[p->nprec++] = pr;
+    p->opts.precision = p->precisions[0]; /* a --cell measures one precision */
+    return true;
+}
+
 /* One option of `bench` at argv[*i]; false (after a message) on a bad one. */
-static bool bench_option(struct bench_plan *p, int argc, char **argv, int *i, bool seen[3],
+static bool bench_option(struct bench_plan *p, int argc, char **argv, int *i, bool seen[4],
                          bool *cell, FILE *errf)
 {
     const char *a = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
@@ -154,6 +183,8 @@ static bool bench_option(struct bench_plan *p, int argc, char **argv, int *i, bo
         return parse_int(a, v, 1, 256, &o->repeats, errf);
     if (strcmp(a, "--warmup") == 0)
         return parse_int(a, v, 0, 256, &o->warmup, errf);
+    if (strcmp(a, "--precision") == 0)
+        return bench_precision(p, v, &seen[3], errf);
     if (strcmp(a, "--torch-script") == 0 && v)
         return p->torch_script = v, true;
     if (strcmp(a, "--python") == 0 && v)
@@ -189,7 +220,7 @@ static int cmd_bench(int argc, char **argv, FILE *out, FILE *errf)
 {
     struct bench_plan p;
     bench_plan_default(&p);
-    bool seen[3] = {false, false, false}, cell = false;
+    bool seen[4] = {false, false, false, false}, cell = false;
     for (int i = 1; i < argc; i++)
         if (!bench_option(&p, argc, argv, &i, seen, &cell, errf))
             return 2;
@@ -362,7 +393,9 @@ static int cmd_slurm(int argc, char **argv, FILE *out, FILE *errf)
         else if (strcmp(a, "--submit") == 0)
             o.submit = true;
         else if (strcmp(a, "--retry-failed") == 0)
-            o.retry_failed = true;
+            ; /* the default now; kept for old scripts */
+        else if (strcmp(a, "--skip-failed") == 0)
+            o.skip_failed = true;
         else if (strcmp(a, "--allow-large") == 0)
             o.allow_large = true;
         else if (strcmp(a, "--strict") == 0)
@@ -653,8 +686,10 @@ static const struct subcommand commands[] = {
     {"plan", "list a sweep's trials with ids, parameter counts and cost (no training)", cmd_plan},
     {"collect", "rebuild RESULTS_DIR/results.csv from RESULTS_DIR/trials/", cmd_collect},
     {"plot", "draw a sweep's figures (gnuplot) and summary.csv from its results", cmd_plot},
-    {"report", "write RESULTS_DIR/report.md: tables, best settings, figures", cmd_report},
+    {"report", "write RESULTS_DIR/report.md and report.html: tables, best settings, figures", cmd_report},
     {"compare", "compare two results.csv (nightly): exit 1 on a regression", cmd_compare},
+    {"history", "append results dirs to the nightly history, write history.html", history_main},
+    {"ls", "list the sweeps under results/ with progress and best results", ls_main},
     {"slurm", "write (and --submit) a Slurm job array of the trials not yet done", cmd_slurm},
     {"predict", "run a saved model + adapter on a task split or a file of texts", predict_main},
     {"export", "write a saved lora/ia3 adapter in HF PEFT's layout (--format peft)", export_main},

@@ -39,17 +39,31 @@ static const struct usage_entry usages[] = {
      "0 ok, 1 reading results or writing a figure failed, 2 usage"},
     {"report",
      "usage: peftbench report RESULTS_DIR\n"
-     "  Writes RESULTS_DIR/report.md: tables, best settings, failures, figures.\n",
+     "  Writes RESULTS_DIR/report.md and report.html (one self-contained page: sortable\n"
+     "  trial table, summary with confidence intervals, figures): tables, best settings,\n"
+     "  failures, figures.\n",
      EXIT_STD},
     {"compare",
      "usage: peftbench compare BASELINE.csv CURRENT.csv [--metric-tol 0.01] [--speed-tol 0.15]\n"
      "                         [--sweep-speed-tol 0.10] [--mem-tol 0.10] [--allow-missing]\n",
      "0 no regression, 1 regression, 2 usage or unusable input"},
+    {"history",
+     "usage: peftbench history RESULTS_DIR... [--out ROOT] [--metric-tol 0.01] [--speed-tol 0.15]\n"
+     "                         [--sweep-speed-tol 0.10] [--mem-tol 0.10] [--allow-missing]\n"
+     "  Appends each RESULTS_DIR's run to ROOT/history/ (one CSV per run, keyed by commit,\n"
+     "  date and GEMM calibration; default ROOT results/nightly) and writes ROOT/history.html.\n"
+     "  Appending a directory again is a no-op: replay a commit's results into the history.\n",
+     EXIT_STD},
+    {"ls",
+     "usage: peftbench ls [DIR]\n"
+     "  Lists every sweep under DIR (default results/): trials done, failed and still to run,\n"
+     "  the last run and the best setting per task.\n",
+     "0 ok, 2 DIR is not a directory"},
     {"slurm",
      "usage: peftbench slurm SWEEP.yaml [--out DIR] [--partition P] [--time T]\n"
      "                       [--cpus-per-task N] [--mem M] [--max-parallel K]\n"
      "                       [--trials-per-task N] [--extra 'sbatch options'] [--submit]\n"
-     "                       [--retry-failed] [--allow-large] [--strict] [key.path=value ...]\n",
+     "                       [--skip-failed] [--allow-large] [--strict] [key.path=value ...]\n",
      "0 ok, 1 writing the script or sbatch failed, 2 usage or unusable input"},
     {"predict",
      "usage: peftbench predict [MODEL] --adapter DIR --out FILE\n"
@@ -85,10 +99,13 @@ static const struct usage_entry usages[] = {
      "usage: peftbench bench [--size tiny|small|base]... [--dims L,D,H,F,V] [--method NAME|all]...\n"
      "                       [--threads N]... [--batch B] [--seq T] [--warmup W] [--repeats R]\n"
      "                       [--torch [--torch-script PATH] [--python PATH]] [--all-rows]\n"
+     "                       [--precision fp32|bf16|both]\n"
      "  default: sizes tiny and small; methods full head bare-bwd lora ia3 houlsby pfeiffer\n"
      "  prefix compacter at their defaults; 2 and 1 threads; batch 32 x 128.  --torch also runs the\n"
      "  PyTorch reference (harness/bench/bert_peft_ref.py with Debian's python3-torch).  --all-rows runs\n"
-     "  the last layer for every token, as if the head read more than [CLS] (for comparison).\n",
+     "  the last layer for every token, as if the head read more than [CLS] (for comparison).\n"
+     "  --precision bf16 (or both: one table, bf16 rows beside fp32) measures bf16 mixed precision\n"
+     "  (oneDNN; needs AVX512_BF16) with its own goals against fp32.\n",
      EXIT_STD},
     {"demo",
      "usage: peftbench demo [--config SWEEP.yaml]\n"

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "base/proc.h"
+#include "harness/run/model_identity.h"
 #include "harness/sweep/results.h"
 #include "harness/run/run.h"
 #include "base/strbuf.h"
@@ -329,8 +330,8 @@ char *slurm_array_script(const struct slurm_job *j, struct err *e)
             (rc = sb_var(&b, "out", j->out_dir, e)) || (rc = sb_var(&b, "map", j->map, e)))
             return finish(&b, rc, e);
         strbuf_str(&b, array_body);
-        if (o->retry_failed)
-            strbuf_str(&b, " --retry-failed");
+        if (o->skip_failed)
+            strbuf_str(&b, " --skip-failed");
         if (o->allow_large)
             strbuf_str(&b, " --allow-large");
         if (o->strict)
@@ -523,7 +524,7 @@ static void print_commands(const struct slurm_run *r, FILE *out)
 static int slurm_body(struct slurm_run *r, const struct slurm_opts *o, FILE *out, FILE *errf,
                       struct err *e)
 {
-    struct sweep_opts so = {o->overrides, o->noverrides, o->allow_large};
+    struct sweep_opts so = {o->overrides, o->noverrides, o->allow_large, model_identity};
     if (sweep_load(&r->sw, o->sweep_path, &so, e) || resolve_paths(r, o, e))
         return e->code;
     /* Now, not in every array task: a missing model fails here, and a builtin: model is
@@ -536,7 +537,7 @@ static int slurm_body(struct slurm_run *r, const struct slurm_opts *o, FILE *out
                        r->sw.model, r->sw.name);
     if (o->extra && slurm_split_words(o->extra, &r->extra, &r->nextra, e))
         return e->code;
-    if (slurm_select(&r->sw, r->out, o->retry_failed, &r->idx, &r->n, e))
+    if (slurm_select(&r->sw, r->out, !o->skip_failed, &r->idx, &r->n, e))
         return e->code;
     if (r->n == 0) {
         fprintf(out,

@@ -47,7 +47,8 @@ struct slurm_opts {
     int trials_per_task;   /* >= 1: trials run one after another by each array task */
     const char *extra;     /* NULL, or more sbatch options, split like a shell command */
     bool submit;           /* call sbatch (else print the commands) */
-    bool retry_failed;     /* also resubmit trials recorded as failed */
+    bool skip_failed;      /* leave trials recorded as failed alone (default: resubmit them,
+                            * like `run`: the usual cause, a bad path, has been fixed) */
     bool allow_large;
     bool strict;           /* every trial runs with --strict (NaN/Inf weights are an error) */
     const char *const *overrides; /* key.path=value, passed on to every `run` */

@@ -169,6 +169,7 @@ const char *const agg_measures[] = {
     "acc_f1",
     "pearson_spearman",
     "test_primary_value",
+    "heldout_primary_value",
     "params_method",
     "params_head",
     "params_trainable",

@@ -11,6 +11,7 @@
 #include "harness/report/figtypes.h"
 #include "harness/report/figures.h"
 #include "harness/report/plotcols.h"
+#include "harness/report/select.h"
 #include "harness/report/strset.h"
 #include "harness/report/textfmt.h"
 #include "harness/sweep/results.h"
@@ -119,6 +120,14 @@ int plots_make(const char *dir, const struct plot_specs *specs, const struct plo
     if (rc == ERR_OK) {
         snprintf(path, sizeof path, "%s/summary.csv", dir);
         rc = agg_write_summary(&a, path, e);
+    }
+    if (rc == ERR_OK) { /* selected.csv: tuned settings chosen on dev (select.h) */
+        struct selection sel;
+        snprintf(path, sizeof path, "%s/selected.csv", dir);
+        rc = select_build(&sel, &a, e);
+        if (rc == ERR_OK)
+            rc = select_write_csv(&sel, path, e);
+        select_free(&sel);
     }
     if (rc == ERR_OK) {
         fx.dir = dir;

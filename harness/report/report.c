@@ -11,6 +11,8 @@
 #include "harness/report/aggregate.h"
 #include "harness/report/plots.h"
 #include "harness/report/ranking.h"
+#include "harness/report/report_html.h"
+#include "harness/report/select.h"
 #include "harness/sweep/results.h"
 #include "harness/sweep/sweep.h"
 #include "harness/yaml/yaml.h"
@@ -390,6 +392,17 @@ static void figures(struct strbuf *b, const char *dir)
                        missing ? " Some figures are not drawn yet (is gnuplot installed?)." : "");
 }
 
+/* "Selected on dev" for sweeps with `tune:` blocks (harness/report/select.h); a
+ * selection that cannot be built (out of memory) is left out rather than failing the report. */
+static void selected_section(struct strbuf *b, const struct agg *a)
+{
+    struct selection sel;
+    struct err e;
+    if (select_build(&sel, a, &e) == ERR_OK)
+        select_markdown(b, &sel);
+    select_free(&sel);
+}
+
 int report_write(const char *dir, struct err *e)
 {
     char path[4400];
@@ -419,10 +432,13 @@ int report_write(const char *dir, struct err *e)
     }
     ranking_write(&b, &a);
     best_table(&b, &a);
+    selected_section(&b, &a);
     figures(&b, dir);
     snprintf(path, sizeof path, "%s/report.md", dir);
     rc = b.oom ? ERR_SET(e, ERR_NOMEM, "out of memory writing %s", path)
                : results_write_atomic(path, b.p, b.n, e);
+    if (rc == ERR_OK)
+        rc = report_html_write(dir, e); /* report.html beside it: harness/report/report_html.h */
     strbuf_free(&b);
     agg_free(&a);
     agg_table_free(&t);

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "harness/run/model_identity.h"
 #include "harness/run/plan_csv.h"
 #include "harness/run/run.h"
 #include "harness/sweep/results.h"
@@ -20,7 +21,7 @@ int run_collect(const char *dir, FILE *out, FILE *errf)
     char path[4200];
     snprintf(path, sizeof path, "%s/sweep.yaml", dir);
     struct sweep sw;
-    struct sweep_opts so = {NULL, 0, true};
+    struct sweep_opts so = {NULL, 0, true, model_identity};
     bool plan = sweep_load(&sw, path, &so, &e) == ERR_OK;
     int rc = plan ? run_plan_csv(dir, &sw, &rows, &nother, &e)
                   : results_rebuild_csv(dir, &rows, &e);

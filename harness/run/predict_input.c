@@ -224,7 +224,7 @@ static int load_task(const struct predict_source *src, const struct persist_meta
     const char *sweep_path = sweep_of(src, task, meta);
     struct sweep sw;
     memset(&sw, 0, sizeof sw);
-    struct sweep_opts so = {NULL, 0, true};
+    struct sweep_opts so = {.allow_large = true};
     if (sweep_path && sweep_load(&sw, sweep_path, &so, e))
         return src->sweep ? e->code : err_prefix(e, "the sweep file recorded for task %s", task);
     struct task_params p;

@@ -23,6 +23,8 @@
 #include "harness/sweep/plan.h"
 #include "harness/sweep/results.h"
 #include "model/arch/model.h"
+#include "model/engine/bf16.h"
+#include "model/engine/matmul.h"
 #include "model/io/hfconfig.h"
 #include "tasks/task.h"
 
@@ -291,6 +293,18 @@ static void check_plots(struct preflight *p, const struct sweep *s)
 
 /* ---- the sweep ------------------------------------------------------------------- */
 
+/* bf16 runs only where the CPU has bf16 dot products: never silently fp32 (issue 18). */
+static void check_precision(struct preflight *p, const struct sweep *s)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->ntrials; i++)
+        n += s->trials[i].train.precision == MATMUL_BF16;
+    if (n && !bf16_cpu_ok())
+        preflight_add(p, "train.precision bf16 (%zu trial%s) needs a CPU with AVX512_BF16 or "
+                         "AMX-BF16, and this one has neither; set train.precision: fp32",
+                      n, n == 1 ? "" : "s");
+}
+
 void preflight_sweep(struct preflight *p, const struct sweep *s, const char *data_dir,
                      const struct bert_config *cfg)
 {
@@ -298,6 +312,7 @@ void preflight_sweep(struct preflight *p, const struct sweep *s, const char *dat
         if (!sweep_file_task(s, s->tasks[i]))
             check_registry_task(p, s, s->tasks[i], data_dir);
     preflight_file_tasks(p, s);
+    check_precision(p, s);
     if (cfg)
         check_methods(p, s, cfg);
     check_plots(p, s);

@@ -40,7 +40,8 @@ struct trial {
     char id[SWEEP_ID_LEN + 1];        /* stable hash of canonical */
     char task[64];
     uint64_t seed;
-    struct train_cfg train;
+    struct train_cfg train;           /* resolved (precedence: harness/sweep/train_resolve.h) */
+    train_mask tuned;                 /* settings its block selects on dev (`tune:`) */
     int nmethods;
     struct trial_method m[SWEEP_MAX_COMPOSE];
     char label[128];                  /* methods joined with '+', e.g. "prefix+parallel" */
@@ -59,6 +60,7 @@ struct sweep {
     char name[SWEEP_NAME_MAX];
     char path[SWEEP_PATH_MAX];        /* the file it came from */
     char model[SWEEP_PATH_MAX];       /* "builtin:NAME" or a directory */
+    char model_id[SWEEP_PATH_MAX + 16]; /* its identity in trial ids (sweep_opts.model_identity) */
     char data_dir[SWEEP_PATH_MAX];    /* "" when not given */
     char **tasks;                     /* owned: (ntasks) names */
     int ntasks;
@@ -67,6 +69,8 @@ struct sweep {
     uint64_t *seeds;                  /* owned: (nseeds) */
     int nseeds;
     struct train_cfg train;           /* shared settings (before per-block overrides) */
+    train_mask train_given;           /* fields the top-level train: sets */
+    train_mask train_cli;             /* ... of those, set by a command-line override */
     size_t max_trials;                /* default 10000 */
     struct trial *trials;             /* owned: (ntrials) in plan order */
     size_t ntrials;
@@ -79,6 +83,10 @@ struct sweep_opts {
     const char *const *overrides; /* Hydra-style "train.lr=1e-4", "seeds=1,2" */
     int noverrides;
     bool allow_large;             /* permit more than max_trials trials */
+    /* The model's identity for trial ids (harness/run/model_identity.h passes here; the
+     * sweep room cannot call it).  NULL (and o NULL): the `model:` string as written, which
+     * only tests of the sweep file alone should rely on. */
+    void (*model_identity)(const char *model, char *out, size_t n);
 };
 
 /* Free everything sweep_load allocated and zero *s (NULL-safe; safe on a zeroed struct). */

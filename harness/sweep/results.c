@@ -143,9 +143,11 @@ bool results_trial_done(const char *out_dir, const char *id, bool retry_failed)
     cJSON *j = results_read_trial(out_dir, id, &e);
     if (!j)
         return false;
-    const char *st = cJSON_GetObjectItemCaseSensitive(j, "status")->valuestring;
-    bool done = strcmp(st, "ok") == 0 || strcmp(st, "diverged") == 0 ||
-                (!retry_failed && strcmp(st, "failed") == 0);
+    /* A record without a string status is malformed: not done, so the trial runs again
+     * and its record is rewritten whole. */
+    const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "status"));
+    bool done = st && (strcmp(st, "ok") == 0 || strcmp(st, "diverged") == 0 ||
+                       (!retry_failed && strcmp(st, "failed") == 0));
     cJSON_Delete(j);
     return done;
 }
@@ -173,6 +175,8 @@ static const char *const fixed[][2] = {
     {"acc_f1", "metrics.acc_f1"},
     {"pearson_spearman", "metrics.pearson_spearman"},
     {"test_primary_value", "test.primary_value"},
+    {"heldout_primary_value", "heldout.primary_value"},
+    {"tuned", "tuned"},
     {"majority_fraction", "majority_fraction"},
     {"params_method", "params.method"},
     {"params_head", "params.head"},
@@ -202,19 +206,21 @@ static const char *const fixed[][2] = {
     {"version", "environment.version"},
     {"git_commit", "environment.git_commit"},
     {"started_at", "started_at"},
+    {"precision", "train.precision"}, /* fp32 | bf16; empty in records older than the setting */
 };
 #define NFIXED (sizeof fixed / sizeof *fixed)
 
 const char *const results_fixed_columns[] = {
     "sweep", "trial_id", "index", "status", "task", "method", "seed", "model",
     "primary_metric", "primary_value", "accuracy", "f1", "macro_f1", "mcc", "pearson",
-    "spearman", "acc_f1", "pearson_spearman", "test_primary_value", "majority_fraction",
+    "spearman", "acc_f1", "pearson_spearman", "test_primary_value", "heldout_primary_value",
+    "tuned", "majority_fraction",
     "params_method", "params_head", "params_trainable", "params_stored", "params_total",
     "trainable_pct", "best_epoch", "epochs_run", "steps", "final_train_loss", "train_tokens_per_s",
     "eval_tokens_per_s", "merged_tokens_per_s", "mem_frozen", "mem_trainable", "mem_grads",
     "mem_optimizer", "mem_activations", "mem_workspace", "mem_peak_total", "peak_rss",
     "wall_seconds", "calibration_gflops", "diverged_step", "message", "version",
-    "git_commit", "started_at", NULL,
+    "git_commit", "started_at", "precision", NULL,
 };
 
 static const cJSON *at_path(const cJSON *j, const char *path)

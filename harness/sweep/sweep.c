@@ -247,7 +247,7 @@ static int parse_top(struct sweep *s, const struct ynode *root, const char *path
         s->nseeds = 1;
     }
     train_cfg_default(&s->train);
-    if ((n = ynode_get(root, "train")) && train_cfg_parse(&s->train, n, e))
+    if ((n = ynode_get(root, "train")) && train_cfg_parse(&s->train, n, &s->train_given, &s->train_cli, e))
         return e->code;
     s->max_trials = SWEEP_DEFAULT_MAX_TRIALS;
     if ((n = ynode_get(root, "max_trials"))) {
@@ -298,6 +298,10 @@ int sweep_load(struct sweep *s, const char *path, const struct sweep_opts *o, st
                         SWEEP_DESCRIBE(root));
     if (!rc)
         rc = parse_top(s, root, path, e);
+    if (!rc && o && o->model_identity)
+        o->model_identity(s->model, s->model_id, sizeof s->model_id);
+    else if (!rc)
+        snprintf(s->model_id, sizeof s->model_id, "%s", s->model);
     if (!rc)
         rc = sweep_expand(s, root, o, e);
     const struct ynode *plots = rc ? NULL : ynode_get(root, "plots");

@@ -41,7 +41,10 @@
  *     shorthand NAME.  Its other keys are hyperparameters: unqualified when
  *     exactly one composed method declares the name, else qualified
  *     ("parallel.scaling") or nested (`parallel: {scaling: 2}`); `train:`
- *     overrides train settings (lists = axes); `zip: [[a, b], ...]` (or the
+ *     overrides train settings (lists = axes); `tune:` lists train settings
+ *     to select on dev (axes marked tuned); a trial's train settings follow
+ *     the precedence of harness/sweep/train_resolve.h (command line > block >
+ *     sweep > method default > global); `zip: [[a, b], ...]` (or the
  *     flat `zip: [a, b]` for one group) names axes of equal length that vary
  *     together ("train.lr" names a train axis).
  *   - Grid order: one dimension per free axis and one per zip group, in the

@@ -164,18 +164,19 @@ static int unknown_block_key(const struct sweep_block *b, const struct ynode *k,
                      "'%s' is a train setting, not a hyperparameter: write it as "
                      "train: {%s: ...} in this block (or in the top-level train:)",
                      k->text, k->text);
-    enum { NC = 3 + 2 * SWEEP_MAX_COMPOSE * HP_MAX };
+    enum { NC = 4 + 2 * SWEEP_MAX_COMPOSE * HP_MAX };
     const char *cands[NC];
     char qual[SWEEP_MAX_COMPOSE * HP_MAX][96];
     int nc = 0, nq = 0;
     cands[nc++] = b->nm > 1 ? "methods" : "method";
     cands[nc++] = "train";
+    cands[nc++] = "tune";
     cands[nc++] = "zip";
     for (int m = 0; m < b->nm; m++)
         for (int i = 0; i < b->ops[m]->nhps && i < HP_MAX; i++) {
             const char *nm = b->ops[m]->hps[i].name;
             bool dup = false;
-            for (int c = 3; c < nc; c++)
+            for (int c = 4; c < nc; c++)
                 dup |= strcmp(cands[c], nm) == 0;
             if (!dup)
                 cands[nc++] = nm;
@@ -281,6 +282,15 @@ static int add_method(struct sweep_block *b, const struct ynode *n, struct err *
     return 0;
 }
 
+/* The train item of field f already in the block, or NULL. */
+static const struct sweep_item *train_item(const struct sweep_block *b, int f)
+{
+    for (int i = 0; i < b->nitems; i++)
+        if (b->items[i].train && b->items[i].idx == f)
+            return &b->items[i];
+    return NULL;
+}
+
 static int parse_block_train(struct sweep_block *b, const struct ynode *tr,
                              const struct train_cfg *base, struct err *e)
 {
@@ -293,6 +303,12 @@ static int parse_block_train(struct sweep_block *b, const struct ynode *tr,
         int f = train_cfg_field_index(k->text);
         if (f < 0)
             return train_cfg_unknown_key(e, k, "a method block's train");
+        const struct sweep_item *dup = train_item(b, f);
+        if (dup)
+            return ynode_fail(e, ERR_CONFIG, k,
+                              "train.%s: %s is also tuned at %s; set it in train: or tune it, "
+                              "not both",
+                              k->text, k->text, SWEEP_WHERE(dup->key));
         bool axis = v->kind == YNODE_SEQ;
         if (axis && v->n == 0)
             return ynode_fail(e, ERR_CONFIG, v,
@@ -314,6 +330,55 @@ static int parse_block_train(struct sweep_block *b, const struct ynode *tr,
     return 0;
 }
 
+/* `tune: {lr: [1e-4, 3e-4]}`: train settings to select on dev.  Each must be a
+ * non-empty list of values (it is an axis; selection picks one per point). */
+static int parse_block_tune(struct sweep_block *b, const struct ynode *tu,
+                            const struct train_cfg *base, struct err *e)
+{
+    if (tu->kind != YNODE_MAP)
+        return ynode_fail(e, ERR_CONFIG, tu,
+                          "tune: expected a mapping of train settings to lists of values, "
+                          "such as {lr: [1e-4, 3e-4, 1e-3]}, found %s",
+                          SWEEP_DESCRIBE(tu));
+    for (size_t i = 0; i < tu->n; i++) {
+        const struct ynode *k = tu->keys[i], *v = tu->items[i];
+        int f = train_cfg_field_index(k->text);
+        for (int m = 0; f < 0 && m < b->nm; m++)
+            if (hp_find(b->ops[m], k->text) >= 0)
+                return ynode_fail(e, ERR_CONFIG, k,
+                                  "tune.%s: tune: selects train settings only; %s is a "
+                                  "hyperparameter of %s: a list of its values "
+                                  "(%s: [..]) is a grid axis, reported per value",
+                                  k->text, k->text, b->ops[m]->name, k->text);
+        if (f < 0)
+            return train_cfg_unknown_key(e, k, "a method block's tune");
+        const struct sweep_item *dup = train_item(b, f);
+        if (dup)
+            return ynode_fail(e, ERR_CONFIG, k,
+                              "tune.%s: %s is also set at %s; set it in train: or tune it, "
+                              "not both",
+                              k->text, k->text, SWEEP_WHERE(dup->key));
+        if (v->kind != YNODE_SEQ || v->n == 0)
+            return ynode_fail(e, ERR_CONFIG, v,
+                              "tune.%s: expected a non-empty list of values to select from on "
+                              "dev (e.g. [1e-4, 3e-4]), found %s",
+                              k->text, v->kind == YNODE_SEQ ? "[]" : SWEEP_DESCRIBE(v));
+        struct sweep_item *it = new_item(b, k, v->n, e);
+        if (!it)
+            return e->code;
+        it->train = it->tune = it->axis = true;
+        it->idx = f;
+        for (size_t j = 0; j < it->n; j++) {
+            struct train_cfg scratch = *base;
+            if (train_cfg_set(&scratch, f, v->items[j], "tune",
+                              " (a list of lists is not an axis)", e))
+                return e->code;
+            it->val[j] = v->items[j];
+        }
+    }
+    return 0;
+}
+
 /* Find the axis item a zip name refers to. */
 static int zip_item(struct sweep_block *b, const struct ynode *n, struct sweep_item **out,
                     struct err *e)
@@ -322,8 +387,8 @@ static int zip_item(struct sweep_block *b, const struct ynode *n, struct sweep_i
     if (n->kind != YNODE_SCALAR || ynode_is_null(n))
         return ynode_fail(e, ERR_CONFIG, n, "zip: expected a key name of this block, found %s",
                           SWEEP_DESCRIBE(n));
-    if (strncmp(n->text, "train.", 6) == 0) {
-        int f = train_cfg_field_index(n->text + 6);
+    if (strncmp(n->text, "train.", 6) == 0 || strncmp(n->text, "tune.", 5) == 0) {
+        int f = train_cfg_field_index(strchr(n->text, '.') + 1);
         for (int i = 0; i < b->nitems && f >= 0; i++)
             if (b->items[i].train && b->items[i].idx == f)
                 *out = &b->items[i];
@@ -463,8 +528,9 @@ int sweep_block_parse(struct sweep_block *b, const struct ynode *node, const str
             zip = v;
             continue;
         }
-        if (strcmp(key, "train") == 0) {
-            if (parse_block_train(b, v, base, e))
+        if (strcmp(key, "train") == 0 || strcmp(key, "tune") == 0) {
+            bool tune = strcmp(key, "tune") == 0;
+            if (tune ? parse_block_tune(b, v, base, e) : parse_block_train(b, v, base, e))
                 return e->code;
             continue;
         }

@@ -6,7 +6,9 @@
  * shorthand NAME.  Its other keys are hyperparameters (unqualified when
  * exactly one composed method declares the name, else qualified
  * "parallel.scaling" or nested `parallel: {scaling: 2}`), `train:`
- * overrides (lists = axes) and `zip:` groups of axes that vary together.
+ * overrides (lists = axes), `tune:` train settings selected on dev (each a
+ * non-empty list: an axis whose trials are marked tuned, see
+ * harness/report/select.h) and `zip:` groups of axes that vary together.
  * Grid dimensions: one per free axis and one per zip group, in the order the
  * keys appear in the block (a zip group where its first member appears).
  * Unknown keys are errors with a did-you-mean over every valid key.
@@ -25,6 +27,7 @@
 /* One key of a method block: a hyperparameter or a train override, fixed or an axis. */
 struct sweep_item {
     bool train;              /* train override (idx = train_cfg field) or hyperparameter */
+    bool tune;               /* train setting from `tune:` (always an axis) */
     int method;              /* hyperparameter: index into the block's composition */
     int idx;                 /* index into ops->hps or the train_cfg fields */
     const struct ynode *key; /* borrowed: for messages */

@@ -17,21 +17,28 @@
 #include "harness/sweep/sweep_block.h"
 #include "harness/sweep/sweep_schema.h"
 #include "harness/sweep/train_cfg.h"
+#include "harness/sweep/train_resolve.h"
 #include "harness/sweep/trial_id.h"
 #include "methods/registry.h"
 
-/* Resolve grid point idx of block b: hyperparameters of each method and train settings. */
+/* Resolve grid point idx of block b: hyperparameters of each method and train settings
+ * (in the precedence of train_resolve.h: global and sweep settings in s->train, method
+ * defaults under the sweep's, the block's over both, the command line's over all). */
 static int resolve_point(const struct sweep *s, const struct sweep_block *b, const size_t *idx,
                          struct trial *t, struct err *e)
 {
     t->train = s->train;
     t->nmethods = b->nm;
+    train_apply_method_defaults(&t->train, b->ops, b->nm, s->train_given);
     for (int i = 0; i < b->nitems; i++) {
         const struct sweep_item *it = &b->items[i];
         size_t vi = it->axis ? idx[it->dim] : 0;
         if (it->train && train_cfg_set(&t->train, it->idx, it->val[vi], "train", "", e))
             return e->code;
+        if (it->tune)
+            t->tuned |= TRAIN_BIT(it->idx);
     }
+    train_cfg_copy(&t->train, &s->train, s->train_cli);
     for (int m = 0; m < b->nm; m++) {
         struct hp_kv kv[HP_MAX];
         int nkv = 0;
@@ -102,6 +109,24 @@ static int expand(struct sweep *s, struct sweep_block *blocks, int nblocks, int 
     return 0;
 }
 
+/* A command-line train override beats a block's value (train_resolve.h), so a block
+ * that lists values for that setting would collapse into duplicate trials: say so. */
+static int check_cli_axes(const struct sweep *s, const struct sweep_block *b, struct err *e)
+{
+    for (int i = 0; i < b->nitems; i++) {
+        const struct sweep_item *it = &b->items[i];
+        if (it->train && it->axis && (s->train_cli & TRAIN_BIT(it->idx)))
+            return ynode_fail(e, ERR_CONFIG, it->key,
+                              "%s: this block lists values of %s, but the command line sets "
+                              "train.%s for every trial (a command-line override wins); "
+                              "override methods.N.%s.%s instead, or drop the override",
+                              train_cfg_field_name(it->idx), train_cfg_field_name(it->idx),
+                              train_cfg_field_name(it->idx), it->tune ? "tune" : "train",
+                              train_cfg_field_name(it->idx));
+    }
+    return 0;
+}
+
 struct idref {
     const char *id;
     size_t i;
@@ -168,6 +193,8 @@ int sweep_expand(struct sweep *s, const struct ynode *root, const struct sweep_o
     int largest = 0;
     for (int i = 0; i < nblocks && !rc; i++) {
         rc = sweep_block_parse(&blocks[i], list->items[i], &s->train, e);
+        if (!rc)
+            rc = check_cli_axes(s, &blocks[i], e);
         if (rc)
             break;
         size_t pts = blocks[i].points;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "methods/registry.h"
+#include "model/arch/precision.h"
 #include "base/timer.h"
 
 const char *trial_status_name(enum trial_status s)
@@ -307,16 +308,35 @@ static int merged_eval(const struct train_setup *s, struct train_result *r, stru
     int rc = (!before || !after || !bf || !af) ? ERR_SET(e, ERR_NOMEM, "out of memory") : 0;
     if (rc == ERR_OK)
         rc = train_predict(s->m, s->dev, s->cfg->eval_batch_size, reg, before, bf, NULL, NULL, e);
+    /* merging writes fp32 base weights: in bf16 widen them (exact), merge, and run the merged
+     * model with its weights stored in bf16 again; the same around the unmerge */
+    enum matmul_prec prec = model_precision(s->m);
+    struct mem_acct held = *s->m->acct; /* see the end: bf16's merge transient */
+    if (rc == ERR_OK)
+        rc = model_set_precision(s->m, MATMUL_FP32, e);
     int merged = 0;
     for (int i = 0; rc == ERR_OK && i < s->nm; i++, merged++)
         rc = method_merge(&s->mi[i], s->m, e);
     if (rc == ERR_OK)
+        rc = model_set_precision(s->m, prec, e);
+    if (rc == ERR_OK)
         rc = train_predict(s->m, s->dev, s->cfg->eval_batch_size, reg, after, af, NULL,
                            &r->merged_tokens_per_s, e);
+    struct err e2;
+    if (merged && model_set_precision(s->m, MATMUL_FP32, &e2) && rc == ERR_OK)
+        rc = ERR_SET(e, e2.code, "%s", e2.msg);
     for (int i = merged; i-- > 0;) {
-        struct err e2;
         if (method_unmerge(&s->mi[i], s->m, &e2) && rc == ERR_OK)
             rc = ERR_SET(e, e2.code, "%s", e2.msg);
+    }
+    if (merged && model_set_precision(s->m, prec, &e2) && rc == ERR_OK)
+        rc = ERR_SET(e, e2.code, "%s", e2.msg);
+    if (prec == MATMUL_BF16) {
+        /* Merging in bf16 widens the frozen matrices to fp32 for a moment, once per trial
+         * after training; the recorded peaks are the trial's in bf16 storage, so that
+         * transient is left out of them (the kernel's peak RSS still sees it). */
+        memcpy(s->m->acct->peak, held.peak, sizeof held.peak);
+        s->m->acct->peak_total = held.peak_total;
     }
     r->merged_same_predictions = rc == ERR_OK && memcmp(before, after, n * sizeof(int)) == 0;
     free(before), free(after), free(bf), free(af);

@@ -13,10 +13,11 @@
 #include "harness/sweep/sweep_schema.h"
 #include "harness/yaml/yaml_node.h"
 #include "harness/yaml/yaml_scalar.h"
+#include "model/engine/matmul.h"
 
 /* ---- train settings ------------------------------------------------------ */
 
-enum tf_type { TF_INT, TF_REAL, TF_BOOL };
+enum tf_type { TF_INT, TF_REAL, TF_BOOL, TF_PREC /* "fp32" | "bf16" into an int */ };
 
 struct train_field {
     const char *name;
@@ -60,9 +61,12 @@ static const struct train_field train_fields[] = {
     TF_I(max_steps, 0, INT_MAX, "an integer >= 0 (0 = off)"),
     TF_B(save_adapters),
     TF_R(dropout, -1, 1, false, true, "a number in [-1, 1) (negative: keep the model's)"),
+    {"precision", TF_PREC, offsetof(struct train_cfg, precision), 0, 0, false, false,
+     "fp32 or bf16"},
 };
 
 #define NTRAIN ((int)(sizeof train_fields / sizeof *train_fields))
+_Static_assert(sizeof train_fields / sizeof *train_fields <= 32, "train_mask has 32 bits");
 
 int train_cfg_nfields(void)
 {
@@ -130,6 +134,15 @@ int train_cfg_set(struct train_cfg *t, int f, const struct ynode *v, const char 
         return ynode_fail(e, ERR_CONFIG, v, "%s.%s: expected %s, found %s%s", ctx, d->name,
                           d->expect, SWEEP_DESCRIBE(v), v && v->kind == YNODE_SEQ ? hint : "");
     const char *s = v->text;
+    if (d->type == TF_PREC) {
+        enum matmul_prec p;
+        if (matmul_prec_parse(s, &p) != 0)
+            return ynode_fail(e, ERR_CONFIG, v, "%s.%s: expected fp32 or bf16, found '%.60s'",
+                              ctx, d->name, s);
+        int pv = (int)p;
+        memcpy(base, &pv, sizeof pv);
+        return 0;
+    }
     if (d->type == TF_BOOL) {
         if (strcmp(s, "true") != 0 && strcmp(s, "false") != 0)
             return ynode_fail(e, ERR_CONFIG, v, "%s.%s: expected true or false, found '%.60s'", ctx,
@@ -165,7 +178,11 @@ void train_cfg_format(const struct train_cfg *t, int f, char *buf, size_t size)
 {
     const struct train_field *d = &train_fields[f];
     const char *base = (const char *)t + d->off;
-    if (d->type == TF_INT) {
+    if (d->type == TF_PREC) {
+        int v;
+        memcpy(&v, base, sizeof v);
+        snprintf(buf, size, "%s", matmul_prec_name((enum matmul_prec)v));
+    } else if (d->type == TF_INT) {
         int v;
         memcpy(&v, base, sizeof v);
         snprintf(buf, size, "%d", v);
@@ -180,7 +197,25 @@ void train_cfg_format(const struct train_cfg *t, int f, char *buf, size_t size)
     }
 }
 
-int train_cfg_parse(struct train_cfg *t, const struct ynode *tr, struct err *e)
+void train_cfg_copy(struct train_cfg *dst, const struct train_cfg *src, train_mask mask)
+{
+    static const size_t size[] = {[TF_INT] = sizeof(int), [TF_REAL] = sizeof(double),
+                                  [TF_BOOL] = sizeof(bool), [TF_PREC] = sizeof(int)};
+    for (int f = 0; f < NTRAIN; f++)
+        if (mask & TRAIN_BIT(f))
+            memcpy((char *)dst + train_fields[f].off, (const char *)src + train_fields[f].off,
+                   size[train_fields[f].type]);
+}
+
+/* True when node v was made by a command-line override: yaml_override.h names
+ * such nodes "override '...'" (flow values parsed from it carry a line too). */
+static bool from_override(const struct ynode *v)
+{
+    return v->line == 0 || (v->file && strncmp(v->file, "override '", 10) == 0);
+}
+
+int train_cfg_parse(struct train_cfg *t, const struct ynode *tr, train_mask *given,
+                    train_mask *cli, struct err *e)
 {
     if (tr->kind != YNODE_MAP)
         return ynode_fail(e, ERR_CONFIG, tr,
@@ -193,6 +228,10 @@ int train_cfg_parse(struct train_cfg *t, const struct ynode *tr, struct err *e)
         if (train_cfg_set(t, f, tr->items[i], "train",
                           " (lists are grid axes only in a method block's train:)", e))
             return e->code;
+        if (given)
+            *given |= TRAIN_BIT(f);
+        if (cli && from_override(tr->items[i]))
+            *cli |= TRAIN_BIT(f);
     }
     return 0;
 }

@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/err.h"
 
@@ -34,7 +35,12 @@ struct train_cfg {
     int max_steps;        /* stop after this many optimizer steps (0 = off) */
     bool save_adapters;   /* keep trained method tensors under adapters/<trial_id>/ */
     double dropout;       /* override the model's dropout (< 0: keep the config's) */
+    int precision;        /* enum matmul_prec: fp32 (default) or bf16 (model/arch/precision.h) */
 };
+
+/* A set of train settings: bit f is field f (train_cfg_field_index). */
+typedef uint32_t train_mask;
+#define TRAIN_BIT(f) ((train_mask)1 << (f))
 
 /* Defaults for train settings. */
 void train_cfg_default(struct train_cfg *t);
@@ -55,11 +61,17 @@ int train_cfg_unknown_key(struct err *e, const struct ynode *key, const char *wh
 int train_cfg_set(struct train_cfg *t, int f, const struct ynode *v, const char *ctx,
                   const char *hint, struct err *e);
 
-/* Field f of t as text into buf: "%d", "%.9g" or "true"/"false". */
+/* Field f of t as text into buf: "%d", "%.9g", "true"/"false" or "fp32"/"bf16". */
 void train_cfg_format(const struct train_cfg *t, int f, char *buf, size_t size);
 
+/* Copy the fields in mask from src into dst. */
+void train_cfg_copy(struct train_cfg *dst, const struct train_cfg *src, train_mask mask);
+
 /* Parse the top-level `train:` mapping tr over t (settings not given keep
- * their value; lists are refused: they are axes only in a method block). */
-int train_cfg_parse(struct train_cfg *t, const struct ynode *tr, struct err *e);
+ * their value; lists are refused: they are axes only in a method block).
+ * *given gets the fields tr sets, *cli those whose value came from a
+ * command-line override (a node without a file position); either may be NULL. */
+int train_cfg_parse(struct train_cfg *t, const struct ynode *tr, train_mask *given,
+                    train_mask *cli, struct err *e);
 
 #endif

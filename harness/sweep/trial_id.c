@@ -40,6 +40,13 @@ void sweep_hash_id(const char *canonical, char id[SWEEP_ID_LEN + 1])
     snprintf(id, SWEEP_ID_LEN + 1, "%016" PRIx64, h);
 }
 
+/* Train settings that cannot change a recorded result stay out of the id: where the
+ * trained tensors are written is an output option. */
+static bool train_field_in_id(const char *name)
+{
+    return strcmp(name, "save_adapters") != 0;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -50,8 +57,8 @@ char *trial_canonical(const struct sweep *s, const struct trial *t)
 {
     struct strbuf b = {0};
     char v[256];
-    strbuf_put(&b, "peftbench-trial v1\nmodel=", 25);
-    sb_escaped(&b, s->model);
+    strbuf_put(&b, "peftbench-trial v2\nmodel=", 25);
+    sb_escaped(&b, s->model_id[0] ? s->model_id : s->model);
     strbuf_put(&b, "\ntask=", 6);
     sb_escaped(&b, t->task);
     strbuf_put(&b, "\n", 1);
@@ -81,6 +88,8 @@ char *trial_canonical(const struct sweep *s, const struct trial *t)
     }
     strbuf_printf(&b, "seed=%" PRIu64 "\n", t->seed);
     for (int f = 0; f < train_cfg_nfields(); f++) {
+        if (!train_field_in_id(train_cfg_field_name(f)))
+            continue;
         train_cfg_format(&t->train, f, v, sizeof v);
         strbuf_printf(&b, "train.%s=%s\n", train_cfg_field_name(f), v);
     }

@@ -1,28 +1,34 @@
 /*
  * trial_id: the canonical text of a trial and its stable id.
  *
- * What the id covers, exactly (canonical text "peftbench-trial v1", one "key=value" line each,
- * values escaped: control characters and '\\' cannot forge a line):
- *   - model=  the sweep's `model:` string as written (after overrides), e.g. builtin:tiny-bert
- *             or a directory path: its spelling, not the checkpoint's content;
+ * What the id covers, exactly (canonical text "peftbench-trial v2", one "key=value" line each,
+ * values escaped: control characters and '\\' cannot forge a line) -- what can change a
+ * recorded result, nothing else:
+ *   - model=  the model's identity, not its spelling (harness/run/model_identity.h, passed
+ *             in sweep_opts.model_identity): "pretrain:KEY" for builtin:NAME and for a
+ *             directory built from that pretraining config (KEY its cache key), so
+ *             builtin:tiny-bert and results/models/tiny-bert give one id; "files:HASH" of
+ *             the content of config.json, model.safetensors and the vocabulary files for
+ *             any other directory, so another checkpoint at the same path gives another id;
+ *             "unresolved:MODEL" when neither can be read (no trial trains on such a
+ *             model: preflight or the model's load reports it).  Without
+ *             sweep_opts.model_identity (unit tests of the sweep file) the `model:` string
+ *             as written;
  *   - task=   the task name, then for a file task every key of its declaration sorted by key
  *             (task.train=PATH, task.label=..., ...): paths as written, not file contents;
  *   - seed=;
  *   - train.F= every field of train_cfg (harness/sweep/train_cfg.c, in table order, reals as
- *             %.9g), defaults included: epochs, batch_size, eval_batch_size, max_seq_len, lr,
- *             warmup_ratio, weight_decay, grad_clip, adam_beta1, adam_beta2, adam_eps,
- *             early_stopping, eval_test, max_train, max_dev, max_test, max_steps,
- *             save_adapters, dropout;
+ *             %.9g) except save_adapters, defaults included: epochs, batch_size,
+ *             eval_batch_size, max_seq_len, lr, warmup_ratio, weight_decay, grad_clip,
+ *             adam_beta1, adam_beta2, adam_eps, early_stopping, eval_test, max_train,
+ *             max_dev, max_test, max_steps, dropout (and any field added to the table later);
  *   - method.I=NAME per composed method in order, then NAME.P= every hyperparameter of it in
  *             declaration order, defaults included (hp_format).
- * Not covered: the sweep name and file path, data_dir / $PEFTBENCH_DATA, key and block order,
- * `plots:`, the --threads count and OpenMP/BLAS settings, --out and other command-line
- * options (only key.path=value overrides, through the values above), the binary's version.
- *
- * Known gaps (issue 16 §3, not done yet because fixing them changes every id and requires
- * regenerating results/baselines/nightly.csv): save_adapters (an output option that cannot
- * change a recorded result) still enters the id, and the model enters by spelling, so builtin:tiny-bert and results/models/tiny-bert give different ids while a
- * different checkpoint at the same path gives the same one.
+ * Not covered: save_adapters, --out and every other output option, --threads,
+ * OMP_NUM_THREADS and BLAS settings, --quiet, --no-csv, --shard/--trial selection, the sweep
+ * name and file path, data_dir / $PEFTBENCH_DATA, key and block order, `plots:`, the
+ * binary's version (only key.path=value overrides count, through the values above).
+ * Known gap: file-task data and a GLUE data_dir enter by path, not content.
  *
  * id: FNV-1a 64 of canonical as 16 lowercase hex digits.  It is not a
  * cryptographic hash: it identifies trials, it does not defend against

@@ -97,7 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             part[i][plen[i] - 1] = '\0';
         ov[nov++] = part[i]; /* an override is a C string: it ends at its first NUL */
     }
-    struct sweep_opts o = {ov, nov, false};
+    struct sweep_opts o = {ov, nov, false, NULL};
     struct sweep sw;
     struct err e = {0};
     int rc = sweep_load(&sw, path, &o, &e);

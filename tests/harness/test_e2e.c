@@ -826,7 +826,7 @@ START_TEST(malformed_sweeps_one_clear_message)
         snprintf(log, sizeof log, "%s/bad%d.log", root, i);
         int rc = sh("%s plan %s >/dev/null 2>%s", bin, path, log);
         char *text = slurp(log);
-        ck_assert_msg(rc == 1, "%s: exit %d: %s", bad_sweeps[i][0], rc, text);
+        ck_assert_msg(rc == 2, "%s: exit %d (2: unusable input): %s", bad_sweeps[i][0], rc, text);
         ck_assert_msg(strstr(text, path) != NULL || strstr(text, "bad") != NULL,
                       "%s: message does not name the file: %s", bad_sweeps[i][0], text);
         int lines = 0;

@@ -607,7 +607,7 @@ START_TEST(limit_grid_size)
     gen_str(&g, "]\n  - head\n");
     p = put("hard.yaml", g.p, g.n);
     free(g.p);
-    struct sweep_opts o = {NULL, 0, true};
+    struct sweep_opts o = {.allow_large = true};
     ck_assert_int_eq(sweep_load(&s, p, &o, &e), ERR_LIMIT);
     assert_msg(&e, "100001 trials, more than the hard limit of 100000", "SWEEP_HARD_MAX_TRIALS");
 }

@@ -18,9 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness/report/aggregate.h"
+#include "harness/sweep/results.h"
 #include "tests/cli_util.h"
 #include "tests/suites.h"
 
@@ -295,6 +297,30 @@ START_TEST(changed_sweep_reports_only_its_trials)
 }
 END_TEST
 
+/* A record whose status is missing or not a string is malformed: not done (the trial runs
+ * again and its record is rewritten), never a crash of run, plan or ls. */
+START_TEST(record_without_status_is_not_done)
+{
+    char dir[] = "/tmp/pb_status_XXXXXX", path[256];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/trials", dir);
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+    const char *bodies[] = {"{\"trial_id\": \"0123456789abcdef\"}", "{\"status\": 3}",
+                            "{\"status\": null}",
+                            "{\"trial_id\": \"0123456789abcdef\", \"status\": \"ok\"}"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s/trials/0123456789abcdef.json", dir);
+        FILE *f = fopen(path, "w");
+        ck_assert_ptr_nonnull(f);
+        fputs(bodies[i], f);
+        fclose(f);
+        ck_assert_msg(results_trial_done(dir, "0123456789abcdef", true) == (i == 3), "%s",
+                      bodies[i]);
+    }
+    rm_tree(dir);
+}
+END_TEST
+
 Suite *run_status_suite(void)
 {
     Suite *s = suite_create("run_status");
@@ -306,6 +332,7 @@ Suite *run_status_suite(void)
     tcase_add_test(tc, held_lock_skips_the_trial);
     tcase_add_test(tc, truncated_figure_is_loud_and_never_kept);
     tcase_add_test(tc, changed_sweep_reports_only_its_trials);
+    tcase_add_test(tc, record_without_status_is_not_done);
     suite_add_tcase(s, tc);
     return s;
 }

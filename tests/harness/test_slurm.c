@@ -21,6 +21,7 @@
 
 #include "harness/sweep/results.h"
 #include "harness/cluster/slurm.h"
+#include "harness/run/model_identity.h"
 #include "harness/sweep/sweep.h"
 #include "tests/suites.h"
 #include "tests/cli_util.h"
@@ -221,7 +222,7 @@ static const char golden_array[] =
     "    echo \"peftbench slurm: array task $task: trial $plan $id on "
     "${SLURMD_NODENAME:-$(uname -n)}\"\n"
     "    \"$peftbench\" run \"$sweep\" --out \"$out\" --trial \"$plan\" --trial-id \"$id\" "
-    "--no-csv --retry-failed --strict train.lr=1e-4 'tasks=[a, b]' &\n"
+    "--no-csv --skip-failed --strict train.lr=1e-4 'tasks=[a, b]' &\n"
     "    child=$!\n"
     "    wait \"$child\"\n"
     "    rc=$?\n"
@@ -289,7 +290,7 @@ static void full_job(struct slurm_job *j, struct slurm_opts *o, char **extra)
     o->cpus_per_task = 4;
     o->max_parallel = 8;
     o->trials_per_task = 2;
-    o->retry_failed = true;
+    o->skip_failed = true;
     o->strict = true;
     o->overrides = ov;
     o->noverrides = 2;
@@ -419,7 +420,7 @@ START_TEST(select_missing_trials_and_map)
     ck_assert_str_eq(map, want);
     free(map);
     free(idx);
-    ck_assert_int_eq(slurm_select(&s, out, true, &idx, &n, &e), 0); /* --retry-failed */
+    ck_assert_int_eq(slurm_select(&s, out, true, &idx, &n, &e), 0); /* failed ones too (the default) */
     ck_assert_int_eq((int)n, 4);
     ck_assert_int_eq((int)idx[1], 3);
     free(idx);
@@ -639,10 +640,12 @@ START_TEST(submit_calls_sbatch_without_a_shell_and_resumes)
     snprintf(logs, sizeof logs, "%s/slurm/logs", out);
     ck_assert_int_eq(access(logs, W_OK), 0); /* Slurm does not create it */
 
-    /* three trials recorded since: the next plan maps only the other three */
+    /* three trials recorded since, one of them failed: by default (like `run`) the next
+     * plan maps the failed one again with the three never run */
     struct sweep s;
     struct err e;
-    ck_assert_int_eq(sweep_load(&s, tpath("micro.yaml"), NULL, &e), 0);
+    struct sweep_opts so = {.model_identity = model_identity}; /* the ids `slurm` computes */
+    ck_assert_int_eq(sweep_load(&s, tpath("micro.yaml"), &so, &e), 0);
     record(out, s.trials[0].id, "ok");
     record(out, s.trials[3].id, "ok");
     record(out, s.trials[5].id, "failed");
@@ -650,7 +653,22 @@ START_TEST(submit_calls_sbatch_without_a_shell_and_resumes)
                 q(tpath("slurm2.log")));
     log = slurp(tpath("slurm2.log"));
     ck_assert_msg(rc == 0, "exit %d: %s", rc, log);
+    ck_assert_msg(strstr(log, "4 of 6 trials to run (2 already recorded)") != NULL, "%s", log);
+    free(log);
+    script = slurp(array);
+    ck_assert_ptr_nonnull(strstr(script, "#SBATCH --array=0-3\n"));
+    ck_assert_ptr_null(strstr(script, "--skip-failed"));
+    free(script);
+    /* --skip-failed leaves it alone: only the three never run, and every trial's `run` is
+     * told so too */
+    rc = sh("cd %s && %s slurm micro.yaml --out %s --skip-failed >%s 2>&1", q(root), q(bin),
+            q(out), q(tpath("slurm2.log")));
+    log = slurp(tpath("slurm2.log"));
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, log);
     ck_assert_msg(strstr(log, "3 of 6 trials to run (3 already recorded)") != NULL, "%s", log);
+    script = slurp(array);
+    ck_assert_ptr_nonnull(strstr(script, " --no-csv --skip-failed"));
+    free(script);
     ck_assert_ptr_nonnull(strstr(log, "jid=$(sbatch --parsable "));
     ck_assert_ptr_nonnull(strstr(log, "sbatch --dependency=afterany:\"${jid%%;*}\" "));
     const char *m = strstr(log, "  map ");
@@ -725,7 +743,8 @@ START_TEST(run_trial_id_and_no_csv)
     make_model_and_sweep();
     struct sweep s;
     struct err e;
-    ck_assert_int_eq(sweep_load(&s, tpath("micro.yaml"), NULL, &e), 0);
+    struct sweep_opts so = {.model_identity = model_identity}; /* the ids `run` computes */
+    ck_assert_int_eq(sweep_load(&s, tpath("micro.yaml"), &so, &e), 0);
     char out[512];
     snprintf(out, sizeof out, "%s", tpath("r"));
     ck_assert_int_eq(sh("%s run %s --out %s --trial 4 --trial-id %s --no-csv --quiet >/dev/null "

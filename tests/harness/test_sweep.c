@@ -56,7 +56,7 @@ static const char *write_file(const char *name, const char *text)
 static int load_opts(struct sweep *s, const char *name, const char *const *ov, int nov, bool large,
                      struct err *e)
 {
-    struct sweep_opts o = {ov, nov, large};
+    struct sweep_opts o = {ov, nov, large, NULL};
     return sweep_load(s, tpath(name), &o, e);
 }
 
@@ -533,7 +533,7 @@ static const struct bad_case bad_cases[] = {
      "unknown method 'lorra' (did you mean 'lora'?)", NULL},
     {HEAD BLOCK_LORA "    rnak: 4\n", "bad.yaml:7:5",
      "unknown hyperparameter 'rnak' for lora (did you mean 'rank'?); valid keys: method, train, "
-     "zip, rank",
+     "tune, zip, rank",
      NULL},
     {HEAD BLOCK_LORA "    train: {lrr: 1}\n", "bad.yaml:7:13",
      "unknown key 'lrr' in a method block's train (did you mean 'lr'?)", NULL},
