@@ -8,6 +8,8 @@
 
 #include "methods/registry.h"
 #include "model/arch/model.h"
+#include "model/arch/precision.h"
+#include "model/engine/matmul_dnnl.h"
 #include "model/engine/rng.h"
 #include "base/timer.h"
 
@@ -65,6 +67,42 @@ double bench_calibrate_gemm(int N, int D, int F, int repeats)
     }
     free(x), free(w), free(y);
     return timer_median(best, (size_t)r);
+}
+
+double bench_calibrate_bf16(int N, int D, int F, int repeats)
+{
+    struct mem_acct acct;
+    mem_acct_init(&acct);
+    struct matmul_dnnl *d = NULL;
+    struct err e;
+    err_clear(&e);
+    bf16_t *x = calloc((size_t)N * F, sizeof(bf16_t)), *w = calloc((size_t)F * D, sizeof(bf16_t));
+    float *y = calloc((size_t)N * F, sizeof(float));
+    double best[64], gf = 0.0;
+    int r = repeats > 64 ? 64 : repeats, rc = 0;
+    if (!bf16_cpu_ok() || !x || !w || !y || matmul_dnnl_create(&d, &acct, &e)) {
+        free(x), free(w), free(y);
+        return 0.0;
+    }
+    for (size_t i = 0; i < (size_t)N * F; i++)
+        x[i] = bf16_from_f32((float)(i % 7) * 0.01f);
+    for (size_t i = 0; i < (size_t)F * D; i++)
+        w[i] = bf16_from_f32((float)(i % 5) * 0.01f);
+    double flops = 2.0 * N * ((double)D * D + 2.0 * D * F);
+    for (int k = -1; k < r && rc == 0; k++) { /* the forward shapes of op_linear_fwd_be */
+        double t0 = timer_now();
+        rc = matmul_dnnl_bf16(d, false, true, N, D, D, 1.0f, x, D, w, D, 0.0f, y, D, &e) ||
+             matmul_dnnl_bf16(d, false, true, N, F, D, 1.0f, x, D, w, D, 0.0f, y, F, &e) ||
+             matmul_dnnl_bf16(d, false, true, N, D, F, 1.0f, x, F, w, F, 0.0f, y, D, &e);
+        double t = timer_now() - t0;
+        if (k >= 0)
+            best[k] = flops / t * 1e-9;
+    }
+    if (rc == 0)
+        gf = timer_median(best, (size_t)r);
+    matmul_dnnl_destroy(d);
+    free(x), free(w), free(y);
+    return gf;
 }
 
 static void make_config(const struct bench_opts *o, struct bert_config *c)
@@ -214,7 +252,8 @@ static int build_model(const struct bench_opts *o, struct mem_acct *acct, uint64
         return e->code;
     model_init_weights(m, seed);
     m->all_rows = o->all_rows;
-    if (attach(m, mi, name, e)) {
+    if (attach(m, mi, name, e) ||
+        (o->precision == MATMUL_BF16 && model_set_precision(m, MATMUL_BF16, e))) {
         method_destroy(mi);
         model_destroy(m);
         return e->code;
@@ -303,7 +342,10 @@ static int measure(const struct bench_opts *o, struct model *m, struct method_in
         time_against(o, m, bb, "full", true, o->repeats, &tm, &tb, &c->full_ratio, e))
         return e->code;
     if (mi->ops && mi->ops->merge) {
-        if (method_merge(mi, m, e))
+        /* merging writes the fp32 base weights: widen, merge, store the merged weights in bf16 */
+        enum matmul_prec prec = model_precision(m);
+        if (model_set_precision(m, MATMUL_FP32, e) || method_merge(mi, m, e) ||
+            model_set_precision(m, prec, e))
             return e->code;
         int pairs = inf_reps < 7 ? 7 : inf_reps;
         return time_against(o, m, bb, "bare", false, pairs, &c->merged, &c->merged_bare,
@@ -322,6 +364,10 @@ int bench_cell_run(const struct bench_opts *o, const char *method, struct bench_
         omp_set_num_threads(o->threads);
     c->threads = omp_get_max_threads();
     c->peak_gflops = bench_calibrate_gemm(o->B * o->T, o->D, o->F, 7);
+    snprintf(c->precision, sizeof c->precision, "%s",
+             matmul_prec_name((enum matmul_prec)o->precision));
+    if (o->precision == MATMUL_BF16)
+        c->peak_bf16 = bench_calibrate_bf16(o->B * o->T, o->D, o->F, 7);
     struct bench_batch bb;
     if (make_batch(&bb, o))
         return ERR_SET(e, ERR_NOMEM, "out of memory for the benchmark batch");
@@ -344,13 +390,13 @@ int bench_cell_run(const struct bench_opts *o, const char *method, struct bench_
 
 void bench_cell_print(const struct bench_cell *c, FILE *out)
 {
-    fprintf(out, "cell method=%s threads=%d peak_gflops=%.6g step=%.9g infer=%.9g merged=%.9g "
-                 "merged_bare=%.9g merged_ratio=%.9g bwd_ratio=%.9g full_ratio=%.9g "
+    fprintf(out, "cell method=%s precision=%s peak_bf16=%.6g threads=%d peak_gflops=%.6g "
+                 "step=%.9g infer=%.9g merged=%.9g merged_bare=%.9g merged_ratio=%.9g bwd_ratio=%.9g full_ratio=%.9g "
                  "flops_train=%.9g flops_infer=%.9g trainable=%zu acct_base=%zu acct_peak=%zu "
                  "rss_base=%zu rss_peak=%zu",
-            c->method, c->threads, c->peak_gflops, c->step, c->infer, c->merged, c->merged_bare,
-            c->merged_ratio, c->bwd_ratio, c->full_ratio, c->flops_train,
-            c->flops_infer, c->trainable, c->acct_base, c->acct_peak, c->rss_base, c->rss_peak);
+            c->method, c->precision, c->peak_bf16, c->threads, c->peak_gflops, c->step, c->infer,
+            c->merged, c->merged_bare, c->merged_ratio, c->bwd_ratio, c->full_ratio,
+            c->flops_train, c->flops_infer, c->trainable, c->acct_base, c->acct_peak, c->rss_base, c->rss_peak);
     for (int k = 0; k < MEM_NCAT; k++)
         fprintf(out, " peak_%s=%zu", mem_cat_name((enum mem_cat)k), c->peak[k]);
     fputc('\n', out);
@@ -397,6 +443,8 @@ bool bench_cell_parse(const char *line, struct bench_cell *c)
     double thr = 0;
     bool ok = strncmp(line, "cell ", 5) == 0 &&
               field(line, "method", c->method, sizeof c->method) &&
+              field(line, "precision", c->precision, sizeof c->precision) &&
+              field_d(line, "peak_bf16", &c->peak_bf16) &&
               field_d(line, "threads", &thr) && field_d(line, "peak_gflops", &c->peak_gflops) &&
               field_d(line, "step", &c->step) && field_d(line, "infer", &c->infer) &&
               field_d(line, "merged", &c->merged) && field_d(line, "merged_bare", &c->merged_bare) &&

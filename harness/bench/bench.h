@@ -20,6 +20,7 @@
 #include <stdio.h>
 
 #include "base/err.h"
+#include "model/engine/matmul.h"
 #include "model/engine/mem.h"
 
 struct bench_opts {
@@ -30,6 +31,7 @@ struct bench_opts {
     const char *size;    /* "tiny", "small", "base" or "custom" */
     bool all_rows;       /* run the last layer for every token (model.all_rows): the engine
                             without its first-token last layer, for comparison */
+    int precision;       /* enum matmul_prec: fp32 (default) or bf16 (model/arch/precision.h) */
 };
 
 /* Defaults: the small size of the performance issue, batch 32 x 128, 2 warm-up steps, 5
@@ -41,13 +43,18 @@ bool bench_opts_size(struct bench_opts *o, const char *size);
 
 /* sgemm GFLOP/s (median of repeats) at the shapes of a D/F encoder with N rows. */
 double bench_calibrate_gemm(int N, int D, int F, int repeats);
+/* The same for oneDNN's bf16 matmul (bf16 inputs already cast, fp32 output): the rate a bf16
+ * step's GEMMs can reach.  0 when the CPU has no bf16 or on failure. */
+double bench_calibrate_bf16(int N, int D, int F, int repeats);
 
 /* What one cell measured.  Times are medians in seconds; merged is NaN when the method does
  * not merge into the backbone. */
 struct bench_cell {
     char method[32];
+    char precision[8];            /* "fp32" or "bf16" */
     int threads;
     double peak_gflops;           /* sgemm calibration at these threads */
+    double peak_bf16;             /* bf16 matmul calibration (bf16 cells; 0 for fp32) */
     double step, infer, merged;   /* median seconds per batch */
     double merged_bare;           /* a bare backbone's inference, timed alternately with merged
                                      in the same process (NaN when not mergeable) */

@@ -20,6 +20,7 @@ void bench_plan_default(struct bench_plan *p)
         p->methods[i] = methods[i];
     p->nmethods = 9;
     p->threads[0] = 2, p->threads[1] = 1, p->nthreads = 2;
+    p->precisions[0] = MATMUL_FP32, p->nprec = 1;
     bench_opts_default(&p->opts);
     p->torch_script = "harness/bench/bert_peft_ref.py";
     p->python = "/usr/bin/python3";
@@ -78,7 +79,7 @@ static bool child_line(char *const argv[], const char *const *set, int nset, con
 }
 
 static bool run_cell(const struct bench_plan *p, const char *size, const char *method, int thr,
-                     struct bench_cell *c, FILE *errf)
+                     int prec, struct bench_cell *c, FILE *errf)
 {
     const struct bench_opts *o = &p->opts;
     char t[16], b[16], s[16], w[16], r[16], dims[96], omp[32];
@@ -90,16 +91,17 @@ static bool run_cell(const struct bench_plan *p, const char *size, const char *m
     char *argv[] = {(char *)(uintptr_t)p->self, "bench", "--cell", "--method",
                     (char *)(uintptr_t)method, "--threads", t, "--batch", b, "--seq", s,
                     "--warmup", w, "--repeats", r, custom ? "--dims" : "--size",
-                    custom ? dims : (char *)(uintptr_t)size, o->all_rows ? "--all-rows" : NULL,
-                    NULL};
+                    custom ? dims : (char *)(uintptr_t)size, "--precision",
+                    (char *)(uintptr_t)matmul_prec_name((enum matmul_prec)prec),
+                    o->all_rows ? "--all-rows" : NULL, NULL};
     const char *set[] = {omp};
     char line[2048], why[ERR_MSG_MAX];
     bool ok = child_line(argv, set, 1, "cell ", line, sizeof line, why, sizeof why);
     if (ok && !bench_cell_parse(line, c))
         ok = false, snprintf(why, sizeof why, "unreadable result line");
     if (!ok) {
-        fprintf(errf, "peftbench bench: cell %s/%s/%d threads failed (%s)\n", size, method, thr,
-                why);
+        fprintf(errf, "peftbench bench: cell %s/%s/%d threads/%s failed (%s)\n", size, method,
+                thr, matmul_prec_name((enum matmul_prec)prec), why);
         return false;
     }
     return true;
@@ -176,7 +178,8 @@ static bool torch_available(const struct bench_plan *p, FILE *errf)
 /* ---- results ---------------------------------------------------------------------------- */
 
 struct results {
-    struct cell_slot cell[BENCH_MAX_SIZES][BENCH_MAX_METHODS][BENCH_MAX_THREADS];
+    /* cell[k]: precision p->precisions[k]; cell[0] is what the fp32-era goals read */
+    struct cell_slot cell[BENCH_MAX_PREC][BENCH_MAX_SIZES][BENCH_MAX_METHODS][BENCH_MAX_THREADS];
     struct torch_slot torch[BENCH_MAX_SIZES][TORCH_NMODE][BENCH_MAX_THREADS][2];
     bool have_torch;
 };
@@ -189,11 +192,18 @@ static int method_index(const struct bench_plan *p, const char *name)
     return -1;
 }
 
+/* The cell of precision index k. */
+static const struct bench_cell *getk(const struct bench_plan *p, const struct results *R, int k,
+                                     int s, const char *method, int t)
+{
+    int m = method_index(p, method);
+    return m >= 0 && t >= 0 && R->cell[k][s][m][t].ok ? &R->cell[k][s][m][t].c : NULL;
+}
+
 static const struct bench_cell *get(const struct bench_plan *p, const struct results *R, int s,
                                     const char *method, int t)
 {
-    int m = method_index(p, method);
-    return m >= 0 && t >= 0 && R->cell[s][m][t].ok ? &R->cell[s][m][t].c : NULL;
+    return getk(p, R, 0, s, method, t);
 }
 
 static double mib(size_t b)
@@ -228,10 +238,10 @@ static void print_header(const struct bench_plan *p, int s, FILE *out)
             p->sizes[s], d.L, d.D, d.H, d.F, d.V, o->B, o->T, o->repeats, o->warmup,
             core ? core : "(unset)", l2 ? l2 : "(unset)");
     fprintf(out, "%-10s %3s %10s %8s %8s %7s %6s %6s %6s %8s %6s | %7s %7s %6s %6s %7s %6s | %7s "
-                 "%6s\n",
+                 "%6s %4s\n",
             "method", "thr", "trainable", "step_ms", "tok/s", "GFLOP/s", "%peak", "/head", "/bwd",
             "inf_tok/s", "merged", "frozen", "train", "grads", "optim", "activ", "work",
-            "RSS_MB", "acct/RSS");
+            "RSS_MB", "acct/RSS", "prec");
 }
 
 /* Step / bare-bwd step: the in-process paired median when the cell has one, else across
@@ -247,14 +257,16 @@ static void print_cell(const struct bench_cell *c, const struct bench_cell *bare
                        const struct bench_cell *bwd, int B, int T, FILE *out)
 {
     double tok = (double)B * T / c->step, gf = tok * c->flops_train * 1e-9;
+    /* %peak: against the calibration of the cell's own precision (bf16: oneDNN's bf16 rate) */
+    double peak = strcmp(c->precision, "bf16") == 0 ? c->peak_bf16 : c->peak_gflops;
     fprintf(out, "%-10s %3d %10zu %8.1f %8.0f %7.1f %5.1f%% %6.3f %6.3f %8.0f %6.3f | %7.1f "
-                 "%7.1f %6.1f %6.1f %7.1f %6.1f | %7.1f %6.3f\n",
+                 "%7.1f %6.1f %6.1f %7.1f %6.1f | %7.1f %6.3f %4s\n",
             c->method, c->threads, c->trainable, c->step * 1e3, tok, gf,
-            100.0 * gf / c->peak_gflops, bare ? c->step / bare->step : (double)NAN,
+            100.0 * gf / peak, bare ? c->step / bare->step : (double)NAN,
             bwd_ratio(c, bwd), (double)B * T / c->infer, c->merged_ratio,
             mib(c->peak[MEM_FROZEN]), mib(c->peak[MEM_TRAINABLE]), mib(c->peak[MEM_GRADS]),
             mib(c->peak[MEM_OPTIM]), mib(c->peak[MEM_ACTIVATIONS]), mib(c->peak[MEM_WORKSPACE]),
-            mib(c->rss_peak), acct_vs_rss(c));
+            mib(c->rss_peak), acct_vs_rss(c), c->precision);
 }
 
 static void print_torch(const struct bench_plan *p, const struct results *R, int s, FILE *out)
@@ -267,7 +279,7 @@ static void print_torch(const struct bench_plan *p, const struct results *R, int
         for (int t = 0; t < p->nthreads; t++) {
             const struct torch_slot *a = &R->torch[s][mode][t][0], *b = &R->torch[s][mode][t][1];
             int m = method_index(p, torch_mode[mode]);
-            const struct cell_slot *cs = m >= 0 ? &R->cell[s][m][t] : NULL;
+            const struct cell_slot *cs = m >= 0 ? &R->cell[0][s][m][t] : NULL;
             double ours = cs && cs->ok ? (double)p->opts.B * p->opts.T / cs->c.step : (double)NAN;
             fprintf(out, "%-10s %3d %10.0f %8.2f %8.1f %10.0f %8.2f %8.1f\n", torch_mode[mode],
                     p->threads[t], a->ok ? a->train_tps : (double)NAN,
@@ -281,14 +293,16 @@ static void print_size(const struct bench_plan *p, const struct results *R, int 
 {
     print_header(p, s, out);
     for (int m = 0; m < p->nmethods; m++)
-        for (int t = 0; t < p->nthreads; t++) {
-            const struct cell_slot *cs = &R->cell[s][m][t];
-            if (cs->ok)
-                print_cell(&cs->c, get(p, R, s, "head", t), get(p, R, s, "bare-bwd", t),
-                           p->opts.B, p->opts.T, out);
-            else
-                fprintf(out, "%-10s %3d (failed)\n", p->methods[m], p->threads[t]);
-        }
+        for (int k = 0; k < p->nprec; k++)
+            for (int t = 0; t < p->nthreads; t++) {
+                const struct cell_slot *cs = &R->cell[k][s][m][t];
+                if (cs->ok)
+                    print_cell(&cs->c, getk(p, R, k, s, "head", t),
+                               getk(p, R, k, s, "bare-bwd", t), p->opts.B, p->opts.T, out);
+                else
+                    fprintf(out, "%-10s %3d (failed, %s)\n", p->methods[m], p->threads[t],
+                            matmul_prec_name((enum matmul_prec)p->precisions[k]));
+            }
     if (R->have_torch)
         print_torch(p, R, s, out);
 }
@@ -413,7 +427,7 @@ static void goals_accountant(const struct bench_plan *p, const struct results *R
     for (int s = 0; s < p->nsizes; s++)
         for (int m = 0; m < p->nmethods; m++)
             for (int t = 0; t < p->nthreads; t++) {
-                const struct cell_slot *cs = &R->cell[s][m][t];
+                const struct cell_slot *cs = &R->cell[0][s][m][t];
                 double x = cs->ok ? acct_vs_rss(&cs->c) : (double)NAN;
                 if (!isnan(x) && fabs(x - 1.0) >= fabs(worst - 1.0))
                     worst = x, wm = p->methods[m], ws = p->sizes[s], wt = p->threads[t];
@@ -421,6 +435,41 @@ static void goals_accountant(const struct bench_plan *p, const struct results *R
     if (wm)
         goal(out, fabs(worst - 1.0) <= 0.05, "accountant growth / RSS growth over a training "
              "phase: worst %.3f (%s %s %d thr; goal within 5%%)", worst, ws, wm, wt);
+}
+
+/* bf16 against fp32 in the same run (issue 18): training step for full and LoRA, inference and
+ * merged inference, LoRA's peak RSS, and the bf16 step's GFLOP/s as a share of the bf16 rate. */
+static void goals_bf16(const struct bench_plan *p, const struct results *R, FILE *out)
+{
+    int kf = -1, kb = -1;
+    for (int k = 0; k < p->nprec; k++)
+        *(p->precisions[k] == MATMUL_BF16 ? &kb : &kf) = k;
+    for (int s = 0; kf >= 0 && kb >= 0 && s < p->nsizes; s++)
+        for (int t = 0; t < p->nthreads; t++)
+            for (int i = 0; i < 2; i++) {
+                const char *name = i ? "lora" : "full";
+                const struct bench_cell *a = getk(p, R, kf, s, name, t);
+                const struct bench_cell *b = getk(p, R, kb, s, name, t);
+                if (!a || !b)
+                    continue;
+                goal(out, a->step / b->step >= 1.7, "%s %s %d thr: bf16 / fp32 training "
+                     "throughput %.2f (goal >= 1.7)", p->sizes[s], name, p->threads[t],
+                     a->step / b->step);
+                goal(out, GOAL_INFO, "%s %s %d thr: bf16 / fp32 inference throughput %.2f",
+                     p->sizes[s], name, p->threads[t], a->infer / b->infer);
+                if (!isnan(a->merged) && !isnan(b->merged))
+                    goal(out, a->merged / b->merged >= 1.8, "%s %s %d thr: bf16 / fp32 merged "
+                         "inference throughput %.2f (goal >= 1.8)", p->sizes[s], name,
+                         p->threads[t], a->merged / b->merged);
+                if (i == 1)
+                    goal(out, (double)b->rss_peak <= 0.65 * (double)a->rss_peak,
+                         "%s lora %d thr: bf16 / fp32 peak RSS %.3f (goal <= 0.65)", p->sizes[s],
+                         p->threads[t], (double)b->rss_peak / (double)a->rss_peak);
+                double gf = (double)p->opts.B * p->opts.T / b->step * b->flops_train * 1e-9;
+                goal(out, GOAL_INFO, "%s %s %d thr: bf16 step %.1f GFLOP/s = %.1f%% of the "
+                     "calibrated bf16 matmul rate %.1f", p->sizes[s], name, p->threads[t], gf,
+                     100.0 * gf / b->peak_bf16, b->peak_bf16);
+            }
 }
 
 static void print_goals(const struct bench_plan *p, const struct results *R, FILE *out)
@@ -431,6 +480,7 @@ static void print_goals(const struct bench_plan *p, const struct results *R, FIL
     goals_overhead(p, R, out);
     goals_lora_full(p, R, out);
     goals_accountant(p, R, out);
+    goals_bf16(p, R, out);
 }
 
 /* ---- the driver ------------------------------------------------------------------------- */
@@ -440,13 +490,16 @@ static int run_all(const struct bench_plan *p, struct results *R, FILE *errf)
     int failed = 0;
     for (int s = 0; s < p->nsizes; s++)
         for (int m = 0; m < p->nmethods; m++)
-            for (int t = 0; t < p->nthreads; t++) {
-                fprintf(errf, "bench: %s %s %d thread%s\n", p->sizes[s], p->methods[m],
-                        p->threads[t], p->threads[t] == 1 ? "" : "s");
-                struct cell_slot *cs = &R->cell[s][m][t];
-                cs->ok = run_cell(p, p->sizes[s], p->methods[m], p->threads[t], &cs->c, errf);
-                failed |= !cs->ok;
-            }
+            for (int k = 0; k < p->nprec; k++)
+                for (int t = 0; t < p->nthreads; t++) {
+                    const char *pn = matmul_prec_name((enum matmul_prec)p->precisions[k]);
+                    fprintf(errf, "bench: %s %s %s %d thread%s\n", p->sizes[s], p->methods[m],
+                            pn, p->threads[t], p->threads[t] == 1 ? "" : "s");
+                    struct cell_slot *cs = &R->cell[k][s][m][t];
+                    cs->ok = run_cell(p, p->sizes[s], p->methods[m], p->threads[t],
+                                      p->precisions[k], &cs->c, errf);
+                    failed |= !cs->ok;
+                }
     R->have_torch = p->torch && torch_available(p, errf);
     for (int s = 0; R->have_torch && s < p->nsizes; s++)
         for (int mode = 0; mode < TORCH_NMODE; mode++)
@@ -472,7 +525,8 @@ int bench_matrix_run(const struct bench_plan *p, FILE *out, FILE *errf)
     fprintf(out, "# peftbench bench: tokens/s are real tokens per second of a training step "
                  "(forward, loss, backward, AdamW); %%peak = achieved matmul GFLOP/s (the FLOPs "
                  "the engine executes: %s) over the "
-                 "sgemm calibration at the same thread count; /head = step time over the bare "
+                 "sgemm calibration at the same thread count (bf16 rows: over oneDNN's bf16 matmul "
+                 "calibration); prec = the cell's precision (--precision); /head = step time over the bare "
                  "frozen backbone's (head only: no encoder backward); /bwd = step time over the "
                  "bare backbone's with input gradients through every layer (bare-bwd; for a PEFT "
                  "method the median ratio of steps alternated with a bare-bwd model in the same "

@@ -19,6 +19,7 @@
 #define BENCH_MAX_SIZES 3
 #define BENCH_MAX_METHODS 32
 #define BENCH_MAX_THREADS 4
+#define BENCH_MAX_PREC 2
 
 struct bench_plan {
     const char *sizes[BENCH_MAX_SIZES]; /* "tiny", "small", "base"; "custom" = dims below */
@@ -27,6 +28,8 @@ struct bench_plan {
     int nmethods;
     int threads[BENCH_MAX_THREADS];
     int nthreads;
+    int precisions[BENCH_MAX_PREC]; /* enum matmul_prec, each cell measured in each (--precision) */
+    int nprec;
     struct bench_opts opts;   /* batch, sequence, warm-up, repeats; dims for "custom" */
     bool torch;               /* also run the PyTorch reference */
     const char *torch_script; /* path of bert_peft_ref.py */
@@ -35,7 +38,7 @@ struct bench_plan {
 };
 
 /* Defaults: tiny and small; full, head, lora, ia3, houlsby, pfeiffer, prefix, compacter;
- * 2 and 1 threads; batch 32 x 128; no PyTorch. */
+ * 2 and 1 threads; fp32; batch 32 x 128; no PyTorch. */
 void bench_plan_default(struct bench_plan *p);
 
 /* Run the plan and print the tables and the goals to out (progress to errf).  Returns 0, or

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/engine/bf16.h"
 #include "model/engine/ops.h"
+#include "model/engine/parallel.h"
 #include "model/engine/rng.h"
 
 /* Dropout stream tags: one per dropout site, mixed with the layer index. */
@@ -325,6 +327,25 @@ static void hidden_dropout(struct encoder *enc, float *dst, const float *src, in
                         drop_stream(enc, l, tag));
 }
 
+/* op_embed_fwd with the word table stored in bf16 (the bf16 precision, frozen embeddings):
+ * rows widened exactly to fp32, then the same sums in the same order. */
+static void embed_fwd_bf16(struct encoder *enc, const struct batch *b, int N, int D)
+{
+#pragma omp parallel for if ((size_t)N * (size_t)D > OPS_PAR_MIN) schedule(static)
+    for (int n = 0; n < N; n++) {
+        float *o = enc->emb + (size_t)n * (size_t)D;
+        bf16_widen(o, enc->word->bf16 + (size_t)b->ids[n] * (size_t)D, (size_t)D);
+        const float *p = enc->pos->data + (size_t)enc->pos_ids[n] * (size_t)D;
+        for (int j = 0; j < D; j++)
+            o[j] += p[j];
+        if (b->type_ids) {
+            const float *t = enc->type->data + (size_t)b->type_ids[n] * (size_t)D;
+            for (int j = 0; j < D; j++)
+                o[j] += t[j];
+        }
+    }
+}
+
 static int embed_fwd(struct encoder *enc, const struct batch *b, float **x, struct err *e)
 {
     const int N = enc->ctx.N, D = enc->D;
@@ -340,8 +361,11 @@ static int embed_fwd(struct encoder *enc, const struct batch *b, float **x, stru
     float *out = arena_floats(&enc->arena, (size_t)N * D);
     if (!enc->emb || !enc->emb_mean || !enc->emb_rstd || !out)
         return oom(e, "embeddings");
-    op_embed_fwd(enc->emb, b->ids, enc->pos_ids, b->type_ids, enc->word->data, enc->pos->data,
-                 b->type_ids ? enc->type->data : NULL, N, D);
+    if (enc->word->data)
+        op_embed_fwd(enc->emb, b->ids, enc->pos_ids, b->type_ids, enc->word->data,
+                     enc->pos->data, b->type_ids ? enc->type->data : NULL, N, D);
+    else
+        embed_fwd_bf16(enc, b, N, D);
     if (!b->type_ids) /* all segment 0: add row 0 of the type table */
         for (int n = 0; n < N; n++)
             op_acc(enc->emb + (size_t)n * D, enc->type->data, (size_t)D);
@@ -392,7 +416,11 @@ static int lin_fwd(struct encoder *enc, int l, enum hook_site s, const float *x0
     float *z = arena_floats(&enc->arena, N * OUT);
     if (!z)
         return oom(e, hook_site_name(s));
-    op_linear_fwd(z, x, W->data, b ? b->data : NULL, (int)N, IN, OUT);
+    if (!enc->mm)
+        op_linear_fwd(z, x, W->data, b ? b->data : NULL, (int)N, IN, OUT);
+    else if (op_linear_fwd_be(enc->mm, z, x, param_mat(W), b ? b->data : NULL, (int)N, IN, OUT,
+                              e))
+        return e->code;
     io.x = x;
     io.z = z;
     for (int i = 0; i < nadd; i++)
@@ -446,8 +474,12 @@ static int lin_bwd(struct encoder *enc, int l, enum hook_site s, const struct li
             return oom(e, "grad");
         acc_base = false;
     }
-    op_linear_bwd(dx, W->grad, b ? b->grad : NULL, dz, sv->x, W->data, (int)N, IN, OUT,
-                  acc_base);
+    if (!enc->mm)
+        op_linear_bwd(dx, W->grad, b ? b->grad : NULL, dz, sv->x, W->data, (int)N, IN, OUT,
+                      acc_base);
+    else if (op_linear_bwd_be(enc->mm, dx, W->grad, b ? b->grad : NULL, dz, sv->x, param_mat(W),
+                              (int)N, IN, OUT, acc_base, e))
+        return e->code;
     io.dz = dz;
     io.dx = dx;
     for (int i = nadd; i-- > 0;)

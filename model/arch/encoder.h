@@ -78,6 +78,10 @@ struct encoder {
     struct bert_layer *layers; /* (L) owned array of views */
     struct hook_set hooks;
     struct arena arena;        /* per-step activations (MEM_ACTIVATIONS) */
+    /* Backend of the six Linear products of every layer (borrowed): NULL = fp32 sgemm, the
+     * default and the reference; bf16 = oneDNN with fp32 accumulation (model/arch/precision.h).
+     * Attention's products, LayerNorm, softmax, GELU and the residual stream stay fp32. */
+    const struct matmul_be *mm;
 
     /* state of the current step (views into the arena) */
     struct hook_ctx ctx;

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "model/engine/matmul_dnnl.h"
 #include "model/engine/ops.h"
 #include "model/engine/rng.h"
 #include "model/io/safetensors.h"
@@ -76,6 +77,11 @@ void model_destroy(struct model *m)
     if (!m)
         return;
     encoder_destroy(&m->enc);
+    if (m->mm) { /* the bf16 backend model/arch/precision.c created; its scratch is in m->acct */
+        matmul_dnnl_destroy(m->mm->dnnl);
+        free(m->mm);
+        m->mm = NULL;
+    }
     param_store_destroy(&m->ps);
 }
 

@@ -44,6 +44,8 @@ struct model {
     float *cls_drop;  /* (B, D) RoBERTa: dropout(cls_in) */
     float *act_drop;  /* (B, D) dropout(act) */
     float *logits;    /* (B, C) */
+    struct matmul_be *mm;     /* owned bf16 backend (model/arch/precision.h), NULL until the
+                                 model first runs in bf16; enc.mm points at it while it does */
     char load_note[512]; /* what loading did beyond the obvious (new head, skipped tensors) */
     /* NaN/Inf values in loaded tensors ("" = none), one entry per tensor, grouped by file:
      * "FILE: NAME: K non-finite values (first at index I: nan); NAME2: ..." */

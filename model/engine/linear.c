@@ -74,3 +74,59 @@ void op_linear_bwd(float *dx, float *dW, float *db, const float *dy, const float
     if (db && OUT > 0)
         col_sum_acc(db, dy, N, OUT);
 }
+
+/* Whether to take the fp32 path (the original functions, untouched). */
+static bool be_fp32(const struct matmul_be *be)
+{
+    return !be || be->prec == MATMUL_FP32;
+}
+
+int op_linear_fwd_be(const struct matmul_be *be, float *y, const float *x, struct mm_mat W,
+                     const float *b, int N, int IN, int OUT, struct err *e)
+{
+    if (be_fp32(be)) {
+        if (!W.f32)
+            return ERR_SET(e, ERR_STATE, "fp32 Linear given a bf16 weight");
+        op_linear_fwd(y, x, W.f32, b, N, IN, OUT);
+        return ERR_OK;
+    }
+    if (N <= 0 || OUT <= 0)
+        return ERR_OK;
+    if (IN <= 0) { /* empty product: y = b, or 0 */
+        op_linear_fwd(y, x, NULL, b, N, IN, OUT);
+        return ERR_OK;
+    }
+    float beta = 0.0f;
+    if (b) { /* seed with the bias, accumulate the product (as op_linear_fwd) */
+#pragma omp parallel for if ((size_t)N * (size_t)OUT > OPS_PAR_MIN) schedule(static)
+        for (int n = 0; n < N; n++)
+            memcpy(y + (size_t)n * (size_t)OUT, b, (size_t)OUT * sizeof(*y));
+        beta = 1.0f;
+    }
+    return matmul_xwt(be, y, (struct mm_mat){.f32 = x}, W, N, IN, OUT, beta, e);
+}
+
+int op_linear_bwd_be(const struct matmul_be *be, float *dx, float *dW, float *db, const float *dy,
+                     const float *x, struct mm_mat W, int N, int IN, int OUT, bool acc_dx,
+                     struct err *e)
+{
+    if (be_fp32(be) || IN <= 0 || OUT <= 0) {
+        if (!W.f32 && dx && IN > 0 && OUT > 0)
+            return ERR_SET(e, ERR_STATE, "fp32 Linear given a bf16 weight");
+        op_linear_bwd(dx, dW, db, dy, x, W.f32, N, IN, OUT, acc_dx);
+        return ERR_OK;
+    }
+    if (N <= 0)
+        return ERR_OK;
+    /* dy is an operand of both products: cast it once (scratch slot 0); W or x use slot 1 */
+    struct mm_mat dyh = {.bf16 = NULL};
+    if ((dx || dW) && !(dyh.bf16 = matmul_be_cast(be, 0, dy, (size_t)N * (size_t)OUT, e)))
+        return e->code;
+    if (dx && matmul_dyw(be, dx, dyh, W, N, IN, OUT, acc_dx ? 1.0f : 0.0f, e))
+        return e->code;
+    if (dW && matmul_dytx(be, dW, dyh, (struct mm_mat){.f32 = x}, N, IN, OUT, e))
+        return e->code;
+    if (db)
+        col_sum_acc(db, dy, N, OUT);
+    return ERR_OK;
+}

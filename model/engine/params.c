@@ -20,6 +20,7 @@ static void param_free(struct param_store *s, struct param *p)
     mem_free(s->acct, p->m);
     mem_free(s->acct, p->grad);
     mem_free(s->acct, p->data);
+    mem_free(s->acct, p->bf16);
     free(p);
 }
 
@@ -118,6 +119,8 @@ int param_set_trainable(struct param_store *s, struct param *p, bool trainable, 
         p->trainable = false;
         return ERR_OK;
     }
+    if (param_widen(s, p, e))
+        return e->code;
     size_t bytes = p->numel * sizeof(float);
     p->grad = mem_alloc(s->acct, MEM_GRADS, bytes);
     p->m = mem_alloc(s->acct, MEM_OPTIM, bytes);
@@ -132,6 +135,42 @@ int param_set_trainable(struct param_store *s, struct param *p, bool trainable, 
     mem_recharge(s->acct, p->data, MEM_TRAINABLE);
     p->trainable = true;
     return ERR_OK;
+}
+
+int param_narrow(struct param_store *s, struct param *p, struct err *e)
+{
+    if (p->bf16)
+        return ERR_OK;
+    if (p->trainable)
+        return ERR_SET(e, ERR_STATE, "tensor '%s' is trainable: it keeps an fp32 master copy",
+                       p->name);
+    bf16_t *h = mem_alloc(s->acct, MEM_FROZEN, p->numel * sizeof(bf16_t));
+    if (!h)
+        return ERR_SET(e, ERR_NOMEM, "out of memory for the bf16 copy of '%s'", p->name);
+    bf16_narrow(h, p->data, p->numel);
+    mem_free(s->acct, p->data);
+    p->data = NULL;
+    p->bf16 = h;
+    return ERR_OK;
+}
+
+int param_widen(struct param_store *s, struct param *p, struct err *e)
+{
+    if (!p->bf16)
+        return ERR_OK;
+    float *d = mem_alloc(s->acct, MEM_FROZEN, p->numel * sizeof(float));
+    if (!d)
+        return ERR_SET(e, ERR_NOMEM, "out of memory widening '%s' to fp32", p->name);
+    bf16_widen(d, p->bf16, p->numel);
+    mem_free(s->acct, p->bf16);
+    p->bf16 = NULL;
+    p->data = d;
+    return ERR_OK;
+}
+
+struct mm_mat param_mat(const struct param *p)
+{
+    return p->data ? (struct mm_mat){.f32 = p->data} : (struct mm_mat){.bf16 = p->bf16};
 }
 
 void param_store_zero_grads(struct param_store *s)
@@ -201,7 +240,7 @@ size_t param_count_nonfinite(const struct param *p, size_t *first)
 {
     size_t k = 0;
     for (size_t j = 0; j < p->numel; j++)
-        if (!isfinite(p->data[j]) && k++ == 0 && first)
+        if (!isfinite(p->data ? p->data[j] : bf16_to_f32(p->bf16[j])) && k++ == 0 && first)
             *first = j;
     return k;
 }

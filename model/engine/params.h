@@ -18,6 +18,8 @@
 #include <stddef.h>
 
 #include "base/err.h"
+#include "model/engine/bf16.h"
+#include "model/engine/matmul.h"
 #include "model/engine/mem.h"
 
 #define PARAM_NAME_MAX 160
@@ -50,7 +52,9 @@ struct param {
     enum param_group group;
     bool trainable;
     bool no_decay; /* excluded from weight decay (biases, LayerNorm, by default) */
-    float *data;   /* (numel) owned, MEM_FROZEN or MEM_TRAINABLE */
+    float *data;   /* (numel) owned, MEM_FROZEN or MEM_TRAINABLE; NULL while stored in bf16 */
+    bf16_t *bf16;  /* (numel) owned, MEM_FROZEN: a frozen tensor stored once in bf16 (the bf16
+                      precision), else NULL; exactly one of data and bf16 is set */
     float *grad;   /* (numel) owned, MEM_GRADS; NULL when frozen */
     float *m, *v;  /* (numel) owned, MEM_OPTIM; NULL when frozen */
 };
@@ -71,8 +75,18 @@ void param_store_destroy(struct param_store *s);
 struct param *param_add(struct param_store *s, const char *name, int ndim, const int *shape,
                         enum param_kind kind, enum param_group group, struct err *e);
 
-/* Make a tensor trainable (allocates zeroed grad and moments) or frozen (frees them). */
+/* Make a tensor trainable (allocates zeroed grad and moments) or frozen (frees them).  A tensor
+ * stored in bf16 is widened to fp32 first (its master copy). */
 int param_set_trainable(struct param_store *s, struct param *p, bool trainable, struct err *e);
+
+/* Store a frozen tensor in bf16 (round to nearest even) and free its fp32 data, halving its
+ * bytes; a no-op when already bf16.  A trainable tensor is refused (ERR_STATE): trainable
+ * tensors keep fp32 master copies. */
+int param_narrow(struct param_store *s, struct param *p, struct err *e);
+/* Back to fp32 data (exact widening of the bf16 values); a no-op when already fp32. */
+int param_widen(struct param_store *s, struct param *p, struct err *e);
+/* The tensor as a matmul operand: its fp32 data, or its bf16 copy. */
+struct mm_mat param_mat(const struct param *p);
 
 /* Look up by exact name; NULL when absent. */
 struct param *param_find(const struct param_store *s, const char *name);
