@@ -325,7 +325,9 @@ for k in 1 4 5; do
     [ ! -e "$OUT2/trials/$(id_of $k).json" ] || fail "trial $k has a record but did not finish"
 done
 ls "$OUT2/trials" | grep -q '\.tmp\.' && fail "temp files left in $OUT2/trials"
-[ "$(ls "$OUT2/trials" | wc -l)" -eq 3 ] || fail "expected 3 records: $(ls "$OUT2/trials")"
+# <id>.lock files (the per-trial lock a run holds while training) are not records.
+[ "$(ls "$OUT2/trials" | grep -c '\.json$')" -eq 3 ] || fail "expected 3 records: $(ls "$OUT2/trials")"
+ls "$OUT2/trials" | grep -v -q -E '\.(json|lock)$' && fail "unexpected files in $OUT2/trials: $(ls "$OUT2/trials")"
 grep -q "peftbench collect: 3 trials" "$OUT2/slurm/logs/collect-$C2.out" ||
     fail "collect of the partial run: $(cat "$OUT2/slurm/logs/collect-$C2.out")"
 
