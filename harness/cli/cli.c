@@ -638,6 +638,7 @@ static int cmd_compare(int argc, char **argv, FILE *out, FILE *errf)
         double *tol = strcmp(a, "--metric-tol") == 0  ? &o.metric_tol
                       : strcmp(a, "--speed-tol") == 0 ? &o.speed_tol
                       : strcmp(a, "--sweep-speed-tol") == 0 ? &o.sweep_speed_tol
+                      : strcmp(a, "--ratio-tol") == 0 ? &o.ratio_tol
                       : strcmp(a, "--mem-tol") == 0   ? &o.mem_tol
                                                       : NULL;
         if (tol) {

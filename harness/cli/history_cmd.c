@@ -18,6 +18,7 @@ static bool tol_flag(struct compare_opts *o, const char *a, const char *v, int *
     double *dst = strcmp(a, "--metric-tol") == 0        ? &o->metric_tol
                   : strcmp(a, "--speed-tol") == 0       ? &o->speed_tol
                   : strcmp(a, "--sweep-speed-tol") == 0 ? &o->sweep_speed_tol
+                  : strcmp(a, "--ratio-tol") == 0 ? &o->ratio_tol
                   : strcmp(a, "--mem-tol") == 0         ? &o->mem_tol
                                                         : NULL;
     if (!dst)

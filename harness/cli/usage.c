@@ -45,11 +45,15 @@ static const struct usage_entry usages[] = {
      EXIT_STD},
     {"compare",
      "usage: peftbench compare BASELINE.csv CURRENT.csv [--metric-tol 0.01] [--speed-tol 0.15]\n"
-     "                         [--sweep-speed-tol 0.10] [--mem-tol 0.10] [--allow-missing]\n",
+     "                         [--ratio-tol 0.10] [--sweep-speed-tol 0.10] [--mem-tol 0.10]\n"
+     "                         [--allow-missing]\n"
+     "  Speed is judged on throughput_ratio (against the bare reference step) when both files\n"
+     "  have it (--ratio-tol), else on tok/s over the GEMM calibration (--speed-tol).\n",
      "0 no regression, 1 regression, 2 usage or unusable input"},
     {"history",
      "usage: peftbench history RESULTS_DIR... [--out ROOT] [--metric-tol 0.01] [--speed-tol 0.15]\n"
-     "                         [--sweep-speed-tol 0.10] [--mem-tol 0.10] [--allow-missing]\n"
+     "                         [--ratio-tol 0.10] [--sweep-speed-tol 0.10] [--mem-tol 0.10]\n"
+     "                         [--allow-missing]\n"
      "  Appends each RESULTS_DIR's run to ROOT/history/ (one CSV per run, keyed by commit,\n"
      "  date and GEMM calibration; default ROOT results/nightly) and writes ROOT/history.html.\n"
      "  Appending a directory again is a no-op: replay a commit's results into the history.\n",

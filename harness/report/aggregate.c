@@ -183,6 +183,7 @@ const char *const agg_measures[] = {
     "train_tokens_per_s",
     "eval_tokens_per_s",
     "merged_tokens_per_s",
+    "throughput_ratio",
     "mem_frozen",
     "mem_trainable",
     "mem_grads",

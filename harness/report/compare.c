@@ -12,6 +12,7 @@ void compare_opts_default(struct compare_opts *o)
     o->metric_tol = 0.01;
     o->speed_tol = 0.15;
     o->sweep_speed_tol = 0.10;
+    o->ratio_tol = 0.10;
     o->mem_tol = 0.10;
     o->allow_missing = false;
 }
@@ -225,6 +226,22 @@ static void cmp_metric(struct row_cmp *r, double mb, double mc, double tol)
     }
 }
 
+/* Speed judged on throughput_ratio (the trial's step against the bare reference step timed
+ * beside it in the same process): q = current / baseline of the two ratios. */
+static void cmp_speed_ratio(struct row_cmp *r, double qb, double qc, double tol)
+{
+    double q = qc / qb;
+    snprintf(r->speed, sizeof r->speed, "ratio %.3f -> %.3f (x%.2f)", qb, qc, q);
+    r->speed_ratio = q;
+    if (q < 1.0 - tol) {
+        r->regressed = true;
+        note(r->why, sizeof r->why, "speed");
+    } else if (q > 1.0 + tol) {
+        r->improved = true;
+        note(r->better, sizeof r->better, "speed");
+    }
+}
+
 static void cmp_speed(struct row_cmp *r, double tb, double cb, double tc, double cc, double tol)
 {
     r->speed_ratio = (double)NAN;
@@ -263,6 +280,18 @@ static void cmp_mem(struct row_cmp *r, double mb, double mc, double tol)
     }
 }
 
+/* A row's throughput_ratio: optional (results.csv files older than it have no column), NaN
+ * when absent or not a positive finite number. */
+static double ratio_of(const struct side *s, size_t row)
+{
+    double v;
+    int col = agg_table_col(&s->t, "throughput_ratio");
+    if (col < 0 || !agg_parse_num(agg_table_cell(&s->t, row, col), &v) || !isfinite(v) ||
+        !(v > 0))
+        return (double)NAN;
+    return v;
+}
+
 static void compare_row(struct row_cmp *r, const struct side *b, size_t rb, const struct side *c,
                         size_t rc, const struct compare_opts *o)
 {
@@ -274,8 +303,13 @@ static void compare_row(struct row_cmp *r, const struct side *b, size_t rb, cons
     bool both_ok = strcmp(sb, "ok") == 0 && strcmp(sc, "ok") == 0;
     if (both_ok) {
         cmp_metric(r, num(b, rb, "primary_value"), num(c, rc, "primary_value"), o->metric_tol);
-        cmp_speed(r, num(b, rb, "train_tokens_per_s"), num(b, rb, "calibration_gflops"),
-                  num(c, rc, "train_tokens_per_s"), num(c, rc, "calibration_gflops"), o->speed_tol);
+        double qb = ratio_of(b, rb), qc = ratio_of(c, rc);
+        if (qb > 0 && qc > 0)
+            cmp_speed_ratio(r, qb, qc, o->ratio_tol);
+        else
+            cmp_speed(r, num(b, rb, "train_tokens_per_s"), num(b, rb, "calibration_gflops"),
+                      num(c, rc, "train_tokens_per_s"), num(c, rc, "calibration_gflops"),
+                      o->speed_tol);
         cmp_mem(r, num(b, rb, "mem_peak_total"), num(c, rc, "mem_peak_total"), o->mem_tol);
     } else {
         snprintf(r->speed, sizeof r->speed, "-");
@@ -343,11 +377,13 @@ int compare_files(const char *baseline, const char *current, const struct compar
 {
     memset(sum, 0, sizeof *sum);
     if (!(o->metric_tol >= 0) || !(o->speed_tol >= 0 && o->speed_tol < 1) || !(o->mem_tol >= 0) ||
-        !(o->sweep_speed_tol >= 0 && o->sweep_speed_tol < 1))
+        !(o->sweep_speed_tol >= 0 && o->sweep_speed_tol < 1) ||
+        !(o->ratio_tol >= 0 && o->ratio_tol < 1))
         return ERR_SET(e, ERR_RANGE,
-                       "tolerances: --metric-tol and --mem-tol must be >= 0, --speed-tol and "
-                       "--sweep-speed-tol in [0, 1) (got %g, %g, %g, %g)",
-                       o->metric_tol, o->speed_tol, o->mem_tol, o->sweep_speed_tol);
+                       "tolerances: --metric-tol and --mem-tol must be >= 0, --speed-tol, "
+                       "--ratio-tol and --sweep-speed-tol in [0, 1) (got %g, %g, %g, %g, %g)",
+                       o->metric_tol, o->speed_tol, o->mem_tol, o->sweep_speed_tol,
+                       o->ratio_tol);
     struct side b, c;
     memset(&c, 0, sizeof c);
     int rc = side_load(&b, baseline, "baseline", e);
@@ -363,10 +399,11 @@ int compare_files(const char *baseline, const char *current, const struct compar
     fprintf(out, "peftbench compare: baseline %s (%zu trials) vs current %s (%zu trials)\n",
             baseline, b.t.nrows, current, c.t.nrows);
     fprintf(out,
-            "tolerances: metric +-%g absolute (primary_value); throughput +-%g%% after "
-            "dividing by the GEMM calibration (tok/s per GFLOP/s); peak memory +-%g%%; "
-            "parameter counts exact\n\n",
-            o->metric_tol, 100.0 * o->speed_tol, 100.0 * o->mem_tol);
+            "tolerances: metric +-%g absolute (primary_value); throughput +-%g%% on "
+            "throughput_ratio (against the bare reference step) where both files have it, else "
+            "+-%g%% after dividing by the GEMM calibration (tok/s per GFLOP/s); peak memory "
+            "+-%g%%; parameter counts exact\n\n",
+            o->metric_tol, 100.0 * o->ratio_tol, 100.0 * o->speed_tol, 100.0 * o->mem_tol);
     fprintf(out, "%-16s  %-16s %-14s %-30s %-28s %-26s %-16s %s\n", "trial_id", "method", "task",
             "metric (base -> current)", "throughput/calibration", "peak memory MiB", "params",
             "verdict");

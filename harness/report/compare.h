@@ -10,14 +10,18 @@
  *     any difference is a regression;
  *   - primary metric (primary_value), absolute: cur - base < -metric_tol is a
  *     regression, > +metric_tol an improvement;
- *   - throughput normalized by each run's GEMM calibration,
+ *   - throughput: where both files have throughput_ratio (the trial's training step against
+ *     a bare reference step timed beside it in the same process, harness/sweep/train.h), the
+ *     ratio of the two: < 1 - ratio_tol is a regression, > 1 + ratio_tol an improvement (a
+ *     loaded machine slows both sides of the ratio alike);
+ *   - otherwise throughput normalized by each run's GEMM calibration,
  *     train_tokens_per_s / calibration_gflops, so that a slower machine is
  *     not a regression: ratio cur/base < 1 - speed_tol is a regression,
  *     > 1 + speed_tol an improvement (raw tokens/s when a calibration is
  *     missing, marked so);
- *   - over the sweep, the geometric mean of the normalized ratios (trials
- *     with a calibration on both sides only: a raw ratio measures the
- *     machines too) < 1 - sweep_speed_tol is one more regression, judged
+ *   - over the sweep, the geometric mean of the per-trial speed ratios (by
+ *     throughput_ratio, or normalized with a calibration on both sides: a raw
+ *     ratio measures the machines too) < 1 - sweep_speed_tol is one more regression, judged
  *     from COMPARE_SWEEP_MIN_TRIALS such trials on (the mean of one ratio is
  *     that trial's own, already judged at speed_tol);
  *   - peak memory (mem_peak_total, the accountant's), relative: ratio
@@ -45,6 +49,8 @@ struct compare_opts {
     double metric_tol;      /* 0.01: absolute, on primary_value */
     double speed_tol;       /* 0.15: relative, on one trial's normalized throughput */
     double sweep_speed_tol; /* 0.10: relative, on the geometric mean over all matched trials */
+    double ratio_tol;       /* 0.10: relative, on one trial's throughput_ratio (when both files
+                               have it; speed_tol judges the calibrated fallback) */
     double mem_tol;         /* 0.10: relative, on mem_peak_total */
     bool allow_missing;     /* trials missing from CURRENT are not regressions */
 };

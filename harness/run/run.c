@@ -160,6 +160,16 @@ int run_sweep(const struct run_opts *o, FILE *out, FILE *errf)
         omp_set_num_threads(o->threads);
     struct err e;
     err_clear(&e);
+    if (train_fault_from_env(&c.fault, &e)) { /* a test aid's bad value: unusable input */
+        fprintf(errf, "peftbench: %s\n", e.msg);
+        return 2;
+    }
+    if (train_fault_any(&c.fault) && !o->dry_run) {
+        char what[160];
+        train_fault_describe(&c.fault, what, sizeof what);
+        fprintf(errf, "peftbench: warning: test-only fault switches on (PEFTBENCH_FAULT_%s): "
+                      "the results measure a planted regression\n", what);
+    }
     struct sweep_opts so = {o->overrides, o->noverrides, o->allow_large, model_identity};
     if (sweep_load(&c.sw, o->sweep_path, &so, &e)) { /* unusable input: README "Exit codes" */
         fprintf(errf, "peftbench: %s\n", e.msg);

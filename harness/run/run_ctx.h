@@ -16,6 +16,7 @@
 #include "base/err.h"
 #include "harness/run/run_tally.h"
 #include "harness/sweep/sweep.h"
+#include "harness/sweep/train_fault.h"
 #include "tasks/batching.h"
 #include "tasks/task.h"
 
@@ -56,6 +57,7 @@ struct run_ctx {
     bool fatal;            /* the last trial error stops the sweep (--strict) */
     struct run_tally tally; /* trials finished in this run, for the summary and exit status */
     int nother;             /* records in OUT/trials of trials not in this sweep's plan */
+    struct train_fault fault; /* test-only fault switches (PEFTBENCH_FAULT_*: train_fault.h) */
 };
 
 /* The signal that asked the run to stop (SIGINT/SIGTERM), 0 while none has: the current

@@ -210,6 +210,8 @@ static void add_results(cJSON *r, const struct train_result *tr, const struct ta
     add_num(th, "train_tokens_per_s", tr->train_tokens_per_s);
     add_num(th, "eval_tokens_per_s", tr->eval_tokens_per_s);
     add_num(th, "merged_tokens_per_s", tr->merged_tokens_per_s);
+    add_num(th, "ratio", tr->throughput_ratio);
+    add_num(th, "ratio_pairs", tr->ratio_pairs);
     cJSON_AddItemToObject(r, "throughput", th);
     cJSON *mem = cJSON_CreateObject();
     for (int cat = 0; cat < MEM_NCAT; cat++)
@@ -359,6 +361,26 @@ static int save_adapters(const struct run_ctx *c, const struct trial *t,
     return results_write_atomic(path, text, (size_t)n, e);
 }
 
+/* The bare reference of the trial's throughput_ratio (train_setup.ref): the same checkpoint,
+ * head size, dropout and precision, no method, the embedding LayerNorm trainable so that the
+ * backward runs through every frozen layer.  Its memory goes to its own accountant: the
+ * trial's recorded memory is the trial's alone. */
+static int load_reference(const struct run_ctx *c, const struct trial *t, int nlabels,
+                          struct model *ref, struct mem_acct *acct, struct err *e)
+{
+    mem_acct_init(acct);
+    if (model_load_dir(ref, c->model_dir, nlabels, t->seed, acct, e))
+        return e->code;
+    set_dropout(ref, t->train.dropout);
+    if (param_set_trainable(&ref->ps, ref->enc.emb_g, true, e) ||
+        param_set_trainable(&ref->ps, ref->enc.emb_b, true, e) ||
+        (t->train.precision == MATMUL_BF16 && model_set_precision(ref, MATMUL_BF16, e))) {
+        model_destroy(ref);
+        return e->code;
+    }
+    return ERR_OK;
+}
+
 /* Run trial t; *rec receives its record (NULL when interrupted). */
 static int run_trial(struct run_ctx *c, const struct trial *t, cJSON **rec, struct err *e)
 {
@@ -387,12 +409,19 @@ static int run_trial(struct run_ctx *c, const struct trial *t, cJSON **rec, stru
         mem_acct_reset_peaks(&acct); /* the recorded peaks are bf16's, not the fp32 load's */
     struct train_result tr = {0};
     struct counts k = trial_count_params(&m, mi, nm);
+    struct model ref;
+    struct mem_acct ref_acct;
+    bool have_ref = false;
+    if (rc == ERR_OK)
+        have_ref = (rc = load_reference(c, t, d->td.nlabels, &ref, &ref_acct, e)) == ERR_OK;
     if (rc == ERR_OK) {
         struct train_setup s = {&m,     mi,          nm,    &d->td,     &d->train,
                                 &d->dev, d->test.n ? &d->test : NULL, &t->train, t->seed,
-                                fault_nan_step(), &run_stop_flag, progress, c};
+                                fault_nan_step(), &run_stop_flag, progress, c, &ref, &c->fault};
         rc = train_run(&s, &tr, e);
     }
+    if (have_ref)
+        model_destroy(&ref);
     if (rc == ERR_OK && tr.status == TRIAL_OK && t->train.save_adapters)
         rc = save_adapters(c, t, &d->td, &m, mi, nm, e);
     if (rc == ERR_OK && tr.status != TRIAL_INTERRUPTED) {

@@ -162,6 +162,11 @@ struct loop {
     long step, total, warmup;
     size_t tokens;
     double train_time;
+    struct train_fault_run fr;        /* the test-only faults in effect */
+    size_t pair_every;                /* batches between reference pairs */
+    bool ref_warm;                    /* the reference ran once unmeasured (first-touch pages) */
+    double pairs[TRAIN_REF_MAX_PAIRS]; /* t_reference / t_step of each pair */
+    int npairs;
 };
 
 static bool diverged(struct loop *L, double loss, double gnorm)
@@ -176,6 +181,28 @@ static bool diverged(struct loop *L, double loss, double gnorm)
     return true;
 }
 
+/* The bare reference step (train_setup.ref) on the step's batch bt, timed right after the
+ * trial's step of t_step seconds: one pair of throughput_ratio.  Its forward and backward
+ * (no update: nothing of it is judged) stand for the frozen backbone's share of any step. */
+static int ref_pair(struct loop *L, const struct batch *bt, double t_step, struct err *e)
+{
+    const struct train_setup *s = L->s;
+    double loss;
+    for (int warm = L->ref_warm ? 1 : 0; warm < 2; warm++) {
+        double t0 = timer_now();
+        if (model_forward(s->ref, bt, true, s->seed, (uint64_t)L->step, NULL, e))
+            return e->code;
+        param_store_zero_grads(&s->ref->ps);
+        if (model_loss_backward(s->ref, bt, true, &loss, e))
+            return e->code;
+        double t_ref = timer_now() - t0;
+        if (warm == 1 && t_step > 0.0 && L->npairs < TRAIN_REF_MAX_PAIRS)
+            L->pairs[L->npairs++] = t_ref / t_step;
+    }
+    L->ref_warm = true;
+    return ERR_OK;
+}
+
 /* One optimizer step on batch k. Returns 0, or an error; sets divergence in r. */
 static int one_step(struct loop *L, size_t k, double *loss_out, struct err *e)
 {
@@ -185,11 +212,12 @@ static int one_step(struct loop *L, size_t k, double *loss_out, struct err *e)
     double loss = (double)NAN;
     double t0 = timer_now();
     L->step++;
+    train_fault_step_begin(&L->fr);
     if (batcher_get(&L->b, k, &bt, NULL, &real, e) ||
         model_forward(s->m, &bt, true, s->seed, (uint64_t)L->step, NULL, e))
         return e->code;
     param_store_zero_grads(&s->m->ps);
-    if (model_loss_backward(s->m, &bt, true, &loss, e))
+    if (model_loss_backward(s->m, &bt, true, &loss, e) || train_fault_step_end(&L->fr, e))
         return e->code;
     if (s->fault_nan_step == L->step)
         loss = (double)NAN;
@@ -200,9 +228,14 @@ static int one_step(struct loop *L, size_t k, double *loss_out, struct err *e)
     if (s->cfg->grad_clip > 0.0 && gnorm > s->cfg->grad_clip)
         param_store_scale_grads(&s->m->ps, (float)(s->cfg->grad_clip / gnorm));
     L->ac.lr = (float)train_lr_at(s->cfg->lr, L->step, L->total, L->warmup);
+    train_fault_before_update(&L->fr);
     adamw_step(&s->m->ps, &L->ac, L->step);
+    train_fault_after_update(&L->fr);
     L->tokens += real;
-    L->train_time += timer_now() - t0;
+    double dt = timer_now() - t0;
+    L->train_time += dt;
+    if (s->ref && k % L->pair_every == L->pair_every - 1)
+        return ref_pair(L, &bt, dt, e);
     return ERR_OK;
 }
 
@@ -347,6 +380,7 @@ int train_run(const struct train_setup *s, struct train_result *r, struct err *e
 {
     memset(r, 0, sizeof *r);
     r->merged_tokens_per_s = (double)NAN;
+    r->throughput_ratio = (double)NAN;
     struct loop L = {.s = s, .r = r};
     if (s->cfg->epochs < 1 || s->cfg->epochs > TRAIN_MAX_EPOCHS)
         return ERR_SET(e, ERR_CONFIG, "train.epochs must be in [1, %d]", TRAIN_MAX_EPOCHS);
@@ -364,11 +398,18 @@ int train_run(const struct train_setup *s, struct train_result *r, struct err *e
     if (s->cfg->max_steps > 0 && s->cfg->max_steps < L.total)
         L.total = s->cfg->max_steps;
     L.warmup = (long)ceil(s->cfg->warmup_ratio * (double)L.total);
+    L.pair_every = batcher_count(&L.b) / TRAIN_REF_PAIRS_PER_EPOCH;
+    L.pair_every = L.pair_every ? L.pair_every : 1;
     struct snapshot best = {0};
-    int rc = epochs_loop(&L, &best, e);
+    int rc = train_fault_begin(&L.fr, s->fault, s->m, s->mi, s->nm, e);
+    if (rc == ERR_OK)
+        rc = epochs_loop(&L, &best, e);
+    train_fault_end(&L.fr); /* before merging: merge finds its hooks by their function */
     r->steps = L.step;
     r->train_seconds = L.train_time;
     r->train_tokens_per_s = L.train_time > 0 ? (double)L.tokens / L.train_time : 0.0;
+    r->ratio_pairs = L.npairs;
+    r->throughput_ratio = L.npairs ? timer_median(L.pairs, (size_t)L.npairs) : (double)NAN;
     if (rc == ERR_OK && r->status == TRIAL_OK && r->best_epoch > 0) {
         snap_restore(&best, s->m);
         rc = merged_eval(s, r, e);

@@ -22,6 +22,7 @@
 #include "model/engine/mem.h"
 #include "model/arch/model.h"
 #include "harness/sweep/sweep.h"
+#include "harness/sweep/train_fault.h"
 #include "tasks/batching.h"
 #include "tasks/task.h"
 
@@ -55,6 +56,12 @@ struct train_result {
     double merged_tokens_per_s;  /* dev evaluation with methods merged; NaN when not mergeable */
     bool merged_same_predictions;/* merged and unmerged dev predictions are identical */
     double train_seconds, eval_seconds;
+    /* Training throughput as a ratio to the bare reference step (train_setup.ref) timed right
+     * after a trial step on the same batch in this process: the median over ratio_pairs pairs
+     * of t_reference / t_step (NaN without a reference).  A loaded or slower machine slows both
+     * sides alike, so the ratio survives it where tokens/s does not. */
+    double throughput_ratio;
+    int ratio_pairs;
 };
 
 /* Progress report (called after every step and at each epoch end). */
@@ -79,7 +86,16 @@ struct train_setup {
     volatile sig_atomic_t *stop; /* set asynchronously to request a clean stop, or NULL */
     void (*progress)(void *user, const struct train_progress *p);
     void *user;
+    /* The bare reference of throughput_ratio: the same backbone and head with no method and
+     * the embedding LayerNorm trainable, so that its backward runs the input-gradient path
+     * through every frozen layer (harness/bench "bare-bwd"); NULL = no ratio. */
+    struct model *ref;
+    const struct train_fault *fault; /* test-only faults (train_fault.h), NULL = none */
 };
+
+/* Reference steps per epoch, spread evenly over it (a few: each costs one bare step). */
+#define TRAIN_REF_PAIRS_PER_EPOCH 10
+#define TRAIN_REF_MAX_PAIRS 256 /* timer_median's limit; later pairs are not kept */
 
 /* Train and evaluate.  Returns 0 with r->status telling how the trial ended
  * (ok, diverged, interrupted); a non-zero return is an error of the setup

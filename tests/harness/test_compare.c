@@ -7,6 +7,9 @@
  * them a baseline without rows, an ok baseline trial without a usable metric, a
  * FIFO).  The sweep-level throughput check pools calibrated trials only and
  * needs two (the fuzzer's finding, kept as fuzz_one_matched_trial_sweep_speed).
+ * Where both files have throughput_ratio, speed is judged on it (--ratio-tol): a loaded machine
+ * (tok/s halved, calibration not) passes, a lower ratio does not, and the ratios pool into the
+ * sweep-level mean; an empty or unusable ratio falls back to tok/s.
  */
 #define _XOPEN_SOURCE 700
 #include <check.h>
@@ -529,6 +532,163 @@ START_TEST(sweep_speed_needs_two_calibrated_trials)
 }
 END_TEST
 
+/* Append a throughput_ratio column to the results.csv at path: q[i] for data row i, an empty
+ * cell where q[i] is NaN. */
+static void add_ratio_col(const char *path, const double *q)
+{
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    char lines[NROWS + 1][1024];
+    int n = 0;
+    while (n <= NROWS && fgets(lines[n], sizeof lines[n], f))
+        lines[n][strcspn(lines[n], "\n")] = '\0', n++;
+    fclose(f);
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "%s,throughput_ratio\n", lines[0]);
+    for (int i = 1; i < n; i++) {
+        if (isnan(q[i - 1]))
+            fprintf(f, "%s,\n", lines[i]);
+        else
+            fprintf(f, "%s,%.9g\n", lines[i], q[i - 1]);
+    }
+    fclose(f);
+}
+
+static const double base_q[NROWS] = {0.80, 0.78, 0.90, 1.20};
+
+/* compare_files on base.csv (with base_q) and the current rows with ratios q (NULL: no
+ * column); the printed table into *text when text is not NULL. */
+static struct compare_summary ratio_compare(const struct row *rows, const double *q,
+                                            const struct compare_opts *o, char **text)
+{
+    struct compare_opts def;
+    compare_opts_default(&def);
+    const char *base = write_csv("base.csv", base_rows, NROWS);
+    add_ratio_col(base, base_q);
+    const char *cur = write_csv("cur.csv", rows, NROWS);
+    if (q)
+        add_ratio_col(cur, q);
+    const char *outp = tpath("out.txt");
+    FILE *out = fopen(outp, "w");
+    struct compare_summary sum;
+    struct err e;
+    int rc = compare_files(base, cur, o ? o : &def, out, &sum, &e);
+    fclose(out);
+    ck_assert_msg(rc == 0, "compare failed: %s", e.msg);
+    if (text) {
+        FILE *f = fopen(outp, "r");
+        *text = calloc(1, 65536);
+        size_t got = fread(*text, 1, 65535, f);
+        (*text)[got] = '\0';
+        fclose(f);
+    }
+    return sum;
+}
+
+/* A loaded machine halves tokens/s without touching the GEMM calibration (measured before the
+ * load): judged on tok/s that is a regression of every trial; judged on throughput_ratio, whose
+ * two sides the load slowed alike, it is none. */
+START_TEST(ratio_survives_a_loaded_machine)
+{
+    struct row rows[NROWS];
+    memcpy(rows, base_rows, sizeof rows);
+    for (int i = 0; i < NROWS; i++)
+        rows[i].tps *= 0.5;
+    char *text = NULL;
+    struct compare_summary s = ratio_compare(rows, base_q, NULL, &text);
+    ck_assert_int_eq(s.regressions, 0);
+    ck_assert_int_eq(s.speed_trials, NROWS);
+    ck_assert(fabs(s.speed_gmean - 1.0) < 1e-9);
+    ck_assert_msg(strstr(text, "ratio 0.900 -> 0.900 (x1.00)"), "%s", text);
+    free(text);
+    /* without the column in the current file: tok/s over the calibration, all regressions */
+    s = ratio_compare(rows, NULL, NULL, NULL);
+    ck_assert_int_eq(s.regressed, NROWS);
+}
+END_TEST
+
+/* One trial's ratio 25% lower is a speed regression even with tok/s unchanged; 5% lower is
+ * within the default 10%, and beyond --ratio-tol 0.03; an empty cell falls back to tok/s. */
+START_TEST(ratio_drop_is_a_regression)
+{
+    double q[NROWS];
+    memcpy(q, base_q, sizeof q);
+    q[2] = base_q[2] * 0.75;
+    char *text = NULL;
+    struct compare_summary s = ratio_compare(base_rows, q, NULL, &text);
+    ck_assert_int_eq(s.regressed, 1);
+    ck_assert_msg(strstr(text, "ratio 0.900 -> 0.675 (x0.75)") && strstr(text, "REGRESSION: speed"),
+                  "%s", text);
+    free(text);
+    q[2] = base_q[2] * 0.95;
+    s = ratio_compare(base_rows, q, NULL, NULL);
+    ck_assert_int_eq(s.regressions, 0);
+    struct compare_opts o;
+    compare_opts_default(&o);
+    o.ratio_tol = 0.03;
+    s = ratio_compare(base_rows, q, &o, NULL);
+    ck_assert_int_eq(s.regressed, 1);
+    /* the speed tolerance of tok/s does not judge the ratio */
+    o.ratio_tol = 0.10;
+    o.speed_tol = 0.01;
+    s = ratio_compare(base_rows, q, &o, NULL);
+    ck_assert_int_eq(s.regressions, 0);
+    /* a ratio higher by 20%: improved */
+    q[2] = base_q[2] * 1.2;
+    s = ratio_compare(base_rows, q, NULL, NULL);
+    ck_assert_int_eq(s.improved, 1);
+    /* row 2 without a ratio (empty, then not a number): its tok/s halved is judged */
+    struct row rows[NROWS];
+    memcpy(rows, base_rows, sizeof rows);
+    rows[2].tps *= 0.5;
+    q[2] = (double)NAN;
+    s = ratio_compare(rows, q, NULL, NULL);
+    ck_assert_int_eq(s.regressed, 1);
+    q[2] = -1.0;
+    s = ratio_compare(rows, q, NULL, NULL);
+    ck_assert_int_eq(s.regressed, 1);
+}
+END_TEST
+
+/* Every ratio 7% lower: within each trial's 10%, but the sweep's geometric mean is judged at
+ * --sweep-speed-tol 0.05. */
+START_TEST(ratio_pools_into_the_sweep_mean)
+{
+    double q[NROWS];
+    for (int i = 0; i < NROWS; i++)
+        q[i] = base_q[i] * 0.93;
+    struct compare_opts o;
+    compare_opts_default(&o);
+    o.sweep_speed_tol = 0.05;
+    struct compare_summary s = ratio_compare(base_rows, q, &o, NULL);
+    ck_assert_int_eq(s.regressed, 0);
+    ck_assert_int_eq(s.speed_trials, NROWS);
+    ck_assert(fabs(s.speed_gmean - 0.93) < 1e-6);
+    ck_assert(s.sweep_slower);
+    ck_assert_int_eq(s.regressions, 1);
+}
+END_TEST
+
+/* --ratio-tol reaches compare (and history) from the command line; outside [0, 1) it is a
+ * usage error. */
+START_TEST(ratio_tol_flag)
+{
+    const char *base = write_csv("base.csv", base_rows, NROWS);
+    add_ratio_col(base, base_q);
+    double q[NROWS];
+    memcpy(q, base_q, sizeof q);
+    q[0] *= 0.85;
+    const char *cur = write_csv("cur.csv", base_rows, NROWS);
+    add_ratio_col(cur, q);
+    const char *b = peftbench_bin();
+    ck_assert_int_eq(sh("%s compare %s %s >/dev/null", b, base, cur), 1);
+    ck_assert_int_eq(sh("%s compare %s %s --ratio-tol 0.2 >/dev/null", b, base, cur), 0);
+    ck_assert_int_eq(sh("%s compare %s %s --ratio-tol 1.5 >/dev/null 2>&1", b, base, cur), 2);
+    ck_assert_int_eq(sh("%s compare %s %s --ratio-tol x >/dev/null 2>&1", b, base, cur), 2);
+}
+END_TEST
+
 Suite *compare_suite(void)
 {
     Suite *s = suite_create("compare");
@@ -545,6 +705,9 @@ Suite *compare_suite(void)
     tcase_add_test(tc, missing_and_new_trials);
     tcase_add_test(tc, fuzz_one_matched_trial_sweep_speed);
     tcase_add_test(tc, sweep_speed_needs_two_calibrated_trials);
+    tcase_add_test(tc, ratio_survives_a_loaded_machine);
+    tcase_add_test(tc, ratio_drop_is_a_regression);
+    tcase_add_test(tc, ratio_pools_into_the_sweep_mean);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("errors");
@@ -555,6 +718,7 @@ Suite *compare_suite(void)
     tcase_add_test(tc, baseline_without_rows_is_unusable);
     tcase_add_test(tc, baseline_ok_trial_without_metric_is_unusable);
     tcase_add_test(tc, fifo_input_is_refused);
+    tcase_add_test(tc, ratio_tol_flag);
     suite_add_tcase(s, tc);
     return s;
 }
