@@ -13,4 +13,10 @@ void rm_tree(const char *dir);
 /* The binary under test. */
 const char *peftbench_bin(void);
 
+/* The whole file at path, NUL-terminated, owned by the caller; NULL when it cannot be opened. */
+char *test_slurp(const char *path);
+
+/* Write text to path (created or truncated); fails the test when it cannot be opened. */
+void test_write_file(const char *path, const char *text);
+
 #endif

@@ -31,14 +31,6 @@ static char *slurp(const char *path)
     return b;
 }
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 /* Run `peftbench ARGS` with stdout and stderr in root/out.txt and root/err.txt. */
 static int pb(const char *args)
 {
@@ -271,7 +263,7 @@ static int plan_sweep(const char *max_train, const char *rank)
     char path[256], text[512];
     snprintf(path, sizeof path, "%s/s.yaml", root);
     snprintf(text, sizeof text, sweep_fmt, max_train, rank);
-    write_file(path, text);
+    test_write_file(path, text);
     return pb("plan s.yaml");
 }
 
@@ -316,7 +308,7 @@ START_TEST(progress_names_varying_settings_and_plan_index)
 {
     char path[256];
     snprintf(path, sizeof path, "%s/p.yaml", root);
-    write_file(path, "sweep: p\nmodel: model\ntasks: [syn-sentiment]\n"
+    test_write_file(path, "sweep: p\nmodel: model\ntasks: [syn-sentiment]\n"
                      "train: {epochs: 1, batch_size: 16, max_train: 32, max_dev: 16, "
                      "max_seq_len: 16}\n"
                      "methods:\n  - {method: lora, rank: [2, 4], train: {lr: [1e-3, 2e-3]}}\n");

@@ -32,29 +32,6 @@
 static char root[128]; /* per-suite temp dir with the model and sweep files */
 static char bin[1024];
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    size_t k = fread(b, 1, (size_t)n, f);
-    b[k] = '\0';
-    fclose(f);
-    return b;
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 /* Vocabulary: specials, letters (so any word tokenizes), and every word of the task. */
 static void make_vocab(const char *path)
 {
@@ -119,7 +96,7 @@ static void suite_setup(void)
                      0);
     snprintf(path, sizeof path, "%s/sweep.yaml", root);
     snprintf(text, sizeof text, sweep_yaml, root);
-    write_file(path, text);
+    test_write_file(path, text);
 }
 
 static void suite_teardown(void)
@@ -228,7 +205,7 @@ static void all_records_whole(const char *dir)
             continue;
         char path[1024];
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        char *text = slurp(path);
+        char *text = test_slurp(path);
         cJSON *j = cJSON_Parse(text);
         ck_assert_msg(j != NULL, "%s does not parse", path);
         ck_assert(cJSON_IsString(cJSON_GetObjectItem(j, "trial_id")));
@@ -264,7 +241,7 @@ START_TEST(sweep_writes_rows_ids_columns_and_json)
                           "lora.rank", "houlsby.bottleneck", "train.lr", NULL};
     for (int k = 0; need[k]; k++)
         ck_assert_msg(col(&t, need[k]) >= 0, "missing column %s", need[k]);
-    char *plan = slurp((snprintf(path, sizeof path, "%s/plan.txt", root), path));
+    char *plan = test_slurp((snprintf(path, sizeof path, "%s/plan.txt", root), path));
     for (int r = 0; r < t.nrows; r++) {
         ck_assert_str_eq(cell(&t, r, "status"), "ok");
         ck_assert_msg(strstr(plan, cell(&t, r, "trial_id")) != NULL, "id not in plan");
@@ -288,13 +265,13 @@ START_TEST(sweep_writes_rows_ids_columns_and_json)
     /* rerunning does nothing and leaves the same CSV */
     char before[512], *a, *b;
     snprintf(before, sizeof before, "%s/full/results.csv", root);
-    a = slurp(before);
+    a = test_slurp(before);
     ck_assert_int_eq(sh("%s run %s/sweep.yaml --out %s/full > %s/rerun.log 2>&1", bin, root, root,
                         root),
                      0);
-    b = slurp(before);
+    b = test_slurp(before);
     ck_assert_str_eq(a, b);
-    char *log = slurp((snprintf(path, sizeof path, "%s/rerun.log", root), path));
+    char *log = test_slurp((snprintf(path, sizeof path, "%s/rerun.log", root), path));
     ck_assert_msg(strstr(log, "0 trials to run, 8 already done") != NULL, "%s", log);
     free(a), free(b), free(log);
 }
@@ -527,9 +504,9 @@ START_TEST(kill_20_times_and_resume_equals_uninterrupted)
     all_records_whole(trials);
     assert_no_mistakable_tmp("crash");
     /* collect reads the same records (no temporary file taken for one): the same CSV */
-    char *a = slurp(fin);
+    char *a = test_slurp(fin);
     ck_assert_int_eq(sh("%s collect %s >/dev/null 2>&1", bin, out), 0);
-    char *b = slurp(fin);
+    char *b = test_slurp(fin);
     ck_assert_str_eq(a, b);
     free(a), free(b);
 }
@@ -632,7 +609,7 @@ static int cli(char **err, const char *log, const char *args)
     char path[512];
     snprintf(path, sizeof path, "%s/%s", root, log);
     int rc = sh("%s %s >/dev/null 2>%s", bin, args, path);
-    *err = slurp(path);
+    *err = test_slurp(path);
     ck_assert_ptr_nonnull(*err);
     return rc;
 }
@@ -659,7 +636,7 @@ START_TEST(nonfinite_checkpoint_warns_or_strict_fails)
     for (int r = 0; r < t.nrows; r++) {
         char rec[700];
         snprintf(rec, sizeof rec, "%s/nanw/trials/%s.json", root, cell(&t, r, "trial_id"));
-        char *text = slurp(rec);
+        char *text = test_slurp(rec);
         cJSON *j = cJSON_Parse(text);
         const cJSON *w = cJSON_GetObjectItem(j, "load_warning");
         ck_assert_msg(cJSON_IsString(w) && strstr(w->valuestring, want), "%s", text);
@@ -723,7 +700,7 @@ START_TEST(read_only_output_fails_before_training)
         rc = sh("%s run %s/sweep.yaml --out /proc/peftbench-ro >%s 2>&1", bin, root, log);
     }
     ck_assert_int_eq(rc, 1);
-    char *text = slurp(log);
+    char *text = test_slurp(log);
     ck_assert_msg(strstr(text, "not writable") || strstr(text, "cannot create") ||
                       strstr(text, "Read-only"),
                   "%s", text);
@@ -751,7 +728,7 @@ START_TEST(full_disk_gives_clear_error_and_no_truncated_file)
                 bin, root, copy, log);
     }
     ck_assert_int_eq(rc, 1);
-    char *text = slurp(log);
+    char *text = test_slurp(log);
     ck_assert_msg(strstr(text, "No space left") || strstr(text, "too large"), "%s", text);
     free(text);
     char dir[600];
@@ -819,13 +796,13 @@ START_TEST(malformed_sweeps_one_clear_message)
             for (int k = 0; k < 40; k++)
                 strcat(deep, "]");
             strcat(deep, "\n");
-            write_file(path, deep);
+            test_write_file(path, deep);
         } else {
-            write_file(path, bad_sweeps[i][1]);
+            test_write_file(path, bad_sweeps[i][1]);
         }
         snprintf(log, sizeof log, "%s/bad%d.log", root, i);
         int rc = sh("%s plan %s >/dev/null 2>%s", bin, path, log);
-        char *text = slurp(log);
+        char *text = test_slurp(log);
         ck_assert_msg(rc == 2, "%s: exit %d (2: unusable input): %s", bad_sweeps[i][0], rc, text);
         ck_assert_msg(strstr(text, path) != NULL || strstr(text, "bad") != NULL,
                       "%s: message does not name the file: %s", bad_sweeps[i][0], text);
@@ -873,7 +850,7 @@ START_TEST(save_adapters_and_predict)
     snprintf(a, sizeof a, "%s/pred.tsv", root);
     snprintf(b, sizeof b, "%s/pred_m.tsv", root);
     snprintf(l, sizeof l, "%s/pred.log", root);
-    char *x = slurp(a), *y = slurp(b), *log = slurp(l);
+    char *x = test_slurp(a), *y = test_slurp(b), *log = test_slurp(l);
     int lines = 0;
     for (char *q = x; *q; q++)
         lines += *q == '\n';

@@ -58,21 +58,6 @@ static void write_text(const char *path, const char *text)
     fclose(f);
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    size_t k = fread(b, 1, (size_t)n, f);
-    b[k] = '\0';
-    fclose(f);
-    return b;
-}
-
 static long fsize(const char *path)
 {
     struct stat st;
@@ -428,7 +413,7 @@ static char *plot_file(const char *dir, const char *name, const char *ext)
 {
     char path[800];
     snprintf(path, sizeof path, "%s/plots/%s.%s", dir, name, ext);
-    return slurp(path);
+    return test_slurp(path);
 }
 
 static void has_figure(const char *dir, const char *name)
@@ -554,7 +539,7 @@ START_TEST(gnuplot_renders_png_and_svg)
         snprintf(svg, sizeof svg, "%s/plots/%s.svg", dir, line);
         ck_assert_msg(fsize(png) > 1000, "%s: empty or missing", png);
         ck_assert_msg(fsize(svg) > 1000, "%s: empty or missing", svg);
-        char *p = slurp(png), *s = slurp(svg);
+        char *p = test_slurp(png), *s = test_slurp(svg);
         ck_assert_msg(memcmp(p, "\x89PNG", 4) == 0, "%s is not a PNG", png);
         ck_assert_ptr_nonnull(strstr(s, "<svg"));
         free(p);
@@ -781,7 +766,7 @@ START_TEST(cli_plot_and_report)
     snprintf(err_path, sizeof err_path, "%s/err.txt", tmpdir);
     ck_assert_int_eq(
         sh("%s plot %s --results %s --no-render 2>%s", peftbench_bin(), bad, dir, err_path), 1);
-    char *msg = slurp(err_path);
+    char *msg = test_slurp(err_path);
     ck_assert_msg(strstr(msg, "bad.yaml:3:15: plots[0]: unknown field 'colour'"), "%s", msg);
     free(msg);
     ck_assert_int_eq(sh("%s plot >/dev/null 2>&1", peftbench_bin()), 2);
@@ -789,7 +774,7 @@ START_TEST(cli_plot_and_report)
     /* report */
     ck_assert_int_eq(sh("%s report %s >/dev/null", peftbench_bin(), dir), 0);
     snprintf(path, sizeof path, "%s/report.md", dir);
-    char *md = slurp(path);
+    char *md = test_slurp(path);
     ck_assert_ptr_nonnull(md);
     ck_assert_ptr_nonnull(strstr(md, "## Task wn-pos (dev accuracy)"));
     ck_assert_ptr_nonnull(strstr(md, "| lora | rank=2 | 0.7200 ± 0.0200 | 3/3 |"));
@@ -812,7 +797,7 @@ START_TEST(cli_plot_and_report)
     if (have_gnuplot()) {
         ck_assert_int_eq(sh("%s plot %s >/dev/null", peftbench_bin(), dir), 0);
         ck_assert_int_eq(sh("%s report %s >/dev/null", peftbench_bin(), dir), 0);
-        md = slurp(path);
+        md = test_slurp(path);
         ck_assert_ptr_nonnull(strstr(md, "![mine](plots/mine.png)"));
         ck_assert_ptr_nonnull(strstr(md, "![params-wn-pos](plots/params-wn-pos.png)"));
         free(md);
@@ -829,9 +814,9 @@ START_TEST(cli_plot_without_gnuplot)
     snprintf(empty, sizeof empty, "%s/emptybin", tmpdir);
     snprintf(err_path, sizeof err_path, "%s/err.txt", tmpdir);
     ck_assert_int_eq(mkdir(empty, 0755), 0);
-    char *before = slurp(csv);
+    char *before = test_slurp(csv);
     ck_assert_int_eq(sh("PATH=%s %s plot %s >/dev/null 2>%s", empty, peftbench_bin(), dir, err_path), 1);
-    char *msg = slurp(err_path), *after = slurp(csv);
+    char *msg = test_slurp(err_path), *after = test_slurp(csv);
     ck_assert_msg(strstr(msg, "gnuplot"), "%s", msg);
     ck_assert_msg(strstr(msg, "install"), "%s", msg);
     ck_assert_msg(strstr(msg, "gnuplot-nox"), "%s", msg);

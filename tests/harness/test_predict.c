@@ -28,29 +28,6 @@
 static char root[128];     /* per-suite temporary directory */
 static char bin[PATH_MAX]; /* absolute: some commands run in another directory */
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    size_t k = fread(b, 1, (size_t)n, f);
-    b[k] = '\0';
-    fclose(f);
-    return b;
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 /* ROOT/name as a path into out. */
 static const char *at(char *out, size_t n, const char *name)
 {
@@ -66,7 +43,7 @@ static int vpb(const char *sub, char **err, const char *fmt, va_list ap)
     vsnprintf(args, sizeof args, fmt, ap);
     int rc =
         sh("cd %s/%s && %s %s >%s/stdout.txt 2>%s/stderr.txt", root, sub, bin, args, root, root);
-    *err = slurp(at(path, sizeof path, "stderr.txt"));
+    *err = test_slurp(at(path, sizeof path, "stderr.txt"));
     ck_assert_ptr_nonnull(*err);
     return rc;
 }
@@ -121,7 +98,7 @@ static void quiet_in(const char *sub, const char *fmt, ...)
 static bool same_file(const char *a, const char *b)
 {
     char pa[256], pb_[256];
-    char *x = slurp(at(pa, sizeof pa, a)), *y = slurp(at(pb_, sizeof pb_, b));
+    char *x = test_slurp(at(pa, sizeof pa, a)), *y = test_slurp(at(pb_, sizeof pb_, b));
     bool same = x && y && strcmp(x, y) == 0;
     free(x), free(y);
     return same;
@@ -137,7 +114,7 @@ static const char *adapter_of(const char *out, const char *task, const char *met
                         "| xargs grep -l '\"task\":.*\"%s\"' > %s",
                         root, method, out, task, at(list, sizeof list, "found.txt")),
                      0);
-    char *text = slurp(list);
+    char *text = test_slurp(list);
     ck_assert_msg(text && strchr(text, '/'), "no adapter of %s %s", task, method);
     text[strcspn(text, "\n")] = '\0';
     snprintf(dir, n, "%.*s", (int)(strrchr(text, '/') - text), text);
@@ -150,7 +127,7 @@ static void edit_config(const char *dir, const char *key, const char *value)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/%s/adapter_config.json", root, dir);
-    char *text = slurp(path);
+    char *text = test_slurp(path);
     cJSON *j = cJSON_Parse(text);
     free(text);
     ck_assert_ptr_nonnull(j);
@@ -158,7 +135,7 @@ static void edit_config(const char *dir, const char *key, const char *value)
     if (value)
         cJSON_AddItemToObject(j, key, cJSON_Parse(value));
     char *out = cJSON_Print(j);
-    write_file(path, out);
+    test_write_file(path, out);
     free(out);
     cJSON_Delete(j);
 }
@@ -187,8 +164,8 @@ static void write_mini_data(void)
     const char *rows = "sentence\tlabel\n"
                        "a good film\tpositive\nbad acting\tnegative\ngood fun\tpositive\n"
                        "a bad plot\tnegative\nsuch a good cast\tpositive\nso bad\tnegative\n";
-    write_file(at(path, sizeof path, "train.tsv"), rows);
-    write_file(at(path, sizeof path, "dev.tsv"), rows);
+    test_write_file(at(path, sizeof path, "train.tsv"), rows);
+    test_write_file(at(path, sizeof path, "dev.tsv"), rows);
 }
 
 static void suite_setup(void)
@@ -206,11 +183,11 @@ static void suite_setup(void)
            "init-model model --vocab vocab.txt --layers 2 --hidden 16 --heads 2 --ffn 32 "
            "--max-pos 64");
     snprintf(text, sizeof text, sweep_yaml, root);
-    write_file(at(path, sizeof path, "sweep.yaml"), text);
+    test_write_file(at(path, sizeof path, "sweep.yaml"), text);
     expect(0, "", "run sweep.yaml --out out --quiet");
     write_mini_data();
     snprintf(text, sizeof text, file_sweep_yaml, root, root, root);
-    write_file(at(path, sizeof path, "files.yaml"), text);
+    test_write_file(at(path, sizeof path, "files.yaml"), text);
     expect(0, "", "run files.yaml --out fout --quiet");
 }
 
@@ -233,7 +210,7 @@ START_TEST(predict_takes_settings_from_the_adapter)
              root, a);
     ck_assert(same_file("p1.tsv", "p2.tsv"));
     char path[256];
-    char *text = slurp(at(path, sizeof path, "p1.tsv"));
+    char *text = test_slurp(at(path, sizeof path, "p1.tsv"));
     const char *header = "id\tlogit_negative\tlogit_positive\tpredicted\tgold\n";
     ck_assert_msg(strncmp(text, header, strlen(header)) == 0, "%.80s", text);
     const char *row = strchr(text, '\n') + 1; /* "ID\tL0\tL1\tLABEL\tGOLD" */
@@ -243,7 +220,7 @@ START_TEST(predict_takes_settings_from_the_adapter)
     ck_assert_msg(strncmp(pred, "negative\t", 9) == 0 || strncmp(pred, "positive\t", 9) == 0,
                   "%.80s", row);
     free(text);
-    text = slurp(at(path, sizeof path, "stdout.txt"));
+    text = test_slurp(at(path, sizeof path, "stdout.txt"));
     ck_assert_msg(strstr(text, "accuracy "), "%s", text);
     free(text);
 }
@@ -282,8 +259,8 @@ START_TEST(predict_uses_the_recorded_tokenizer_settings)
     adapter_of("out", "syn-sentiment", "lora", a, sizeof a);
     char path[256];
     ck_assert_int_eq(sh("cp -r %s/model %s/cased", root, root), 0);
-    write_file(at(path, sizeof path, "cased/tokenizer_config.json"), "{\"do_lower_case\": false}");
-    write_file(at(path, sizeof path, "upper.tsv"), "text\nA GOOD Film\nnot BAD\n");
+    test_write_file(at(path, sizeof path, "cased/tokenizer_config.json"), "{\"do_lower_case\": false}");
+    test_write_file(at(path, sizeof path, "upper.tsv"), "text\nA GOOD Film\nnot BAD\n");
     expect(0, "", "predict --adapter %s --input upper.tsv --out t1.tsv", a);
     expect(0,
            "is not the backbone the adapter was trained on|has lowercase false, the adapter was "
@@ -302,11 +279,11 @@ START_TEST(predict_input_columns_are_named)
     char pair[256];
     adapter_of("out", "syn-match", "lora", pair, sizeof pair);
     char path[256];
-    write_file(at(path, sizeof path, "in.tsv"), "review\tother\na good film\tx\nbad\ty\n");
-    write_file(at(path, sizeof path, "in.jsonl"), "{\"r\": \"a good film\"}\n{\"r\": \"bad\"}\n");
-    write_file(at(path, sizeof path, "ragged.tsv"), "review\tother\na good film\tx\tz\n");
+    test_write_file(at(path, sizeof path, "in.tsv"), "review\tother\na good film\tx\nbad\ty\n");
+    test_write_file(at(path, sizeof path, "in.jsonl"), "{\"r\": \"a good film\"}\n{\"r\": \"bad\"}\n");
+    test_write_file(at(path, sizeof path, "ragged.tsv"), "review\tother\na good film\tx\tz\n");
     expect(0, "", "predict --adapter %s --input in.tsv --text-col review --out i1.tsv", a);
-    char *text = slurp(at(path, sizeof path, "i1.tsv"));
+    char *text = test_slurp(at(path, sizeof path, "i1.tsv"));
     const char *want = "id\tlogit_negative\tlogit_positive\tpredicted\n2\t"; /* no gold */
     ck_assert_msg(strncmp(text, want, strlen(want)) == 0, "%s", text);
     free(text);
@@ -339,7 +316,7 @@ START_TEST(predict_finds_a_file_task_through_its_sweep)
     expect(0, "", "predict --adapter %s --sweep files.yaml --task mini --out f2.tsv", a);
     ck_assert(same_file("f1.tsv", "f2.tsv"));
     char path[256];
-    char *text = slurp(at(path, sizeof path, "stdout.txt"));
+    char *text = test_slurp(at(path, sizeof path, "stdout.txt"));
     ck_assert_msg(strstr(text, "accuracy "), "%s", text);
     free(text);
     /* the recorded sweep file is gone: the message says which and how to go on */
@@ -416,14 +393,14 @@ START_TEST(predict_builtin_model)
     snprintf(dir, sizeof dir, "%s/bt/configs/pretrain", root);
     ck_assert_int_eq(sh("mkdir -p %s", dir), 0);
     snprintf(path, sizeof path, "%s/micro.yaml", dir);
-    write_file(path, "name: micro\nseed: 1\n"
+    test_write_file(path, "name: micro\nseed: 1\n"
                      "corpus: {source: wordnet-train, heldout_fraction: 0.02, "
                      "heldout_max_lines: 50}\n"
                      "vocab: {size: 300, min_frequency: 2}\n"
                      "model: {layers: 1, hidden: 16, heads: 2, ffn: 32, max_position: 64}\n"
                      "train: {steps: 2, batch_size: 8, max_seq_len: 32}\n");
     snprintf(path, sizeof path, "%s/bt/sweep.yaml", root);
-    write_file(path, "sweep: b\nmodel: builtin:micro\ntasks: [syn-sentiment]\n"
+    test_write_file(path, "sweep: b\nmodel: builtin:micro\ntasks: [syn-sentiment]\n"
                      "train: {epochs: 1, max_seq_len: 24, max_train: 32, max_dev: 16, "
                      "save_adapters: true}\nmethods: [lora]\n");
     expect_in("bt", 0, "", "run sweep.yaml --out out --quiet");

@@ -38,21 +38,6 @@ static const char sweep_yaml[] =
     "methods:\n"
     "  - {method: lora, rank: 2}\n";
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    size_t k = fread(b, 1, (size_t)n, f);
-    b[k] = '\0';
-    fclose(f);
-    return b;
-}
-
 static void setup(void)
 {
     const char *b = getenv("PEFTBENCH_BIN");
@@ -92,7 +77,7 @@ static int run(char **log, const char *env, const char *out, const char *args)
     snprintf(lp, sizeof lp, "%s/%s.log", root, out);
     int rc = sh("%s %s run %s/sweep.yaml --out %s/%s %s >%s 2>&1", env, bin, root, root, out,
                 args, lp);
-    *log = slurp(lp);
+    *log = test_slurp(lp);
     ck_assert_ptr_nonnull(*log);
     return rc;
 }
@@ -121,7 +106,7 @@ static char *report_of(const char *out)
 {
     char p[512];
     snprintf(p, sizeof p, "%s/%s/report.md", root, out);
-    char *r = slurp(p);
+    char *r = test_slurp(p);
     ck_assert_msg(r != NULL, "no %s", p);
     return r;
 }
@@ -255,7 +240,7 @@ START_TEST(truncated_figure_is_loud_and_never_kept)
     char lp[512];
     snprintf(lp, sizeof lp, "%s/plot.log", root);
     ck_assert_int_eq(sh("%s %s plot %s/figs >%s 2>&1", env, bin, root, lp), 1);
-    log = slurp(lp);
+    log = test_slurp(lp);
     ck_assert_msg(strstr(log, "incomplete"), "%s", log);
     free(log);
     ck_assert_int_eq(sh("ls -A %s/figs/plots | grep -E '[.](png|svg)$|^[.]render' >/dev/null",
@@ -287,7 +272,7 @@ START_TEST(changed_sweep_reports_only_its_trials)
     char lp[512];
     snprintf(lp, sizeof lp, "%s/collect.log", root);
     ck_assert_int_eq(sh("%s collect %s/changed >%s 2>&1", bin, root, lp), 0);
-    log = slurp(lp);
+    log = test_slurp(lp);
     ck_assert_msg(strstr(log, "2 trials -> ") && strstr(log, "1 records of trials not in this"),
                   "%s", log);
     free(log);

@@ -66,21 +66,6 @@ static void write_file(const char *path, const char *text, mode_t mode)
     chmod(path, mode);
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    size_t k = fread(b, 1, (size_t)n, f);
-    b[k] = '\0';
-    fclose(f);
-    return b;
-}
-
 /* Run a shell command (built with printf formats; quote paths with q()). */
 /* s quoted for the shell, in rotating static buffers (for sh()). */
 static const char *q(const char *s)
@@ -129,7 +114,7 @@ START_TEST(shell_quote_round_trips_through_sh)
         char *t = slurm_quote_shell(words[i]);
         ck_assert_int_eq(sh("cd %s && printf %%s %s > out.txt", q(root), t), 0);
         free(t);
-        char *got = slurp(tpath("out.txt"));
+        char *got = test_slurp(tpath("out.txt"));
         ck_assert_msg(strcmp(got, words[i]) == 0, "'%s' came back as '%s'", words[i], got);
         free(got);
     }
@@ -488,10 +473,10 @@ START_TEST(array_script_runs_the_mapped_trials)
              "tasks=[a, b]\nthreads=3/3\n",
              tpath("unit.yaml"), tpath("out \"dir\""), s.trials[1].id, tpath("unit.yaml"),
              tpath("out \"dir\""), s.trials[4].id);
-    char *got = slurp(tpath("args0"));
+    char *got = test_slurp(tpath("args0"));
     ck_assert_str_eq(got, want);
     free(got);
-    char *log = slurp(tpath("log0"));
+    char *log = test_slurp(tpath("log0"));
     ck_assert_ptr_nonnull(strstr(log, "array task 0: trial 1 "));
     ck_assert_ptr_nonnull(strstr(log, "array task 0: trial 4 "));
     free(log);
@@ -499,7 +484,7 @@ START_TEST(array_script_runs_the_mapped_trials)
     ck_assert_int_eq(sh("SLURM_ARRAY_TASK_ID=1 ARGS_FILE=%s sh %s >/dev/null 2>&1",
                         q(tpath("args1")), q(tpath("array.sbatch"))),
                      0);
-    got = slurp(tpath("args1"));
+    got = test_slurp(tpath("args1"));
     ck_assert_ptr_nonnull(strstr(got, s.trials[5].id));
     ck_assert_ptr_nonnull(strstr(got, "threads=1/1")); /* no SLURM_CPUS_PER_TASK: 1 */
     ck_assert_ptr_null(strstr(got, s.trials[1].id));
@@ -509,7 +494,7 @@ START_TEST(array_script_runs_the_mapped_trials)
     ck_assert_int_eq(sh("SLURM_ARRAY_TASK_ID=7 ARGS_FILE=/dev/null sh %s >%s 2>&1",
                         q(tpath("array.sbatch")), q(tpath("log7"))),
                      1);
-    log = slurp(tpath("log7"));
+    log = test_slurp(tpath("log7"));
     ck_assert_ptr_nonnull(strstr(log, "array task 7 has no trial in"));
     free(log);
     ck_assert_int_eq(sh("SLURM_ARRAY_TASK_ID=0 ARGS_FILE=/dev/null FAKE_BODY='exit 3' sh %s "
@@ -555,7 +540,7 @@ START_TEST(array_script_passes_sigterm_on)
     waitpid(pid, &st, 0);
     ck_assert(WIFEXITED(st));
     ck_assert_int_eq(WEXITSTATUS(st), 143);
-    char *got = slurp(args);
+    char *got = test_slurp(args);
     ck_assert_ptr_nonnull(strstr(got, "got-term"));
     ck_assert_ptr_null(strstr(got, s.trials[4].id)); /* the task's second trial never ran */
     free(got);
@@ -611,7 +596,7 @@ START_TEST(submit_calls_sbatch_without_a_shell_and_resumes)
                         q(root), q(tpath("fakebin")), q(tpath("sbatch.log")), q(bin), q(out),
                         q(tpath("slurm.log"))),
                      0);
-    char *log = slurp(tpath("slurm.log"));
+    char *log = test_slurp(tpath("slurm.log"));
     ck_assert_msg(strstr(log, "submitted array job 41\n") != NULL, "%s", log);
     ck_assert_msg(strstr(log, "submitted collect job 42 (after array job 41 ends)") != NULL, "%s",
                   log);
@@ -622,10 +607,10 @@ START_TEST(submit_calls_sbatch_without_a_shell_and_resumes)
     snprintf(collect, sizeof collect, "%s/slurm/collect.sbatch", out);
     snprintf(want, sizeof want,
              "--parsable\n%s\n--\n--parsable\n--dependency=afterany:41\n%s\n--\n", array, collect);
-    char *args = slurp(tpath("sbatch.log"));
+    char *args = test_slurp(tpath("sbatch.log"));
     ck_assert_str_eq(args, want);
     free(args);
-    char *script = slurp(array);
+    char *script = test_slurp(array);
     ck_assert_ptr_nonnull(strstr(script, "#SBATCH --array=0-5%2\n"));
     ck_assert_ptr_nonnull(strstr(script, "#SBATCH --time=5\n"));
     ck_assert_ptr_nonnull(strstr(script, " --no-csv --strict")); /* passed on to every trial */
@@ -651,11 +636,11 @@ START_TEST(submit_calls_sbatch_without_a_shell_and_resumes)
     record(out, s.trials[5].id, "failed");
     int rc = sh("cd %s && %s slurm micro.yaml --out %s >%s 2>&1", q(root), q(bin), q(out),
                 q(tpath("slurm2.log")));
-    log = slurp(tpath("slurm2.log"));
+    log = test_slurp(tpath("slurm2.log"));
     ck_assert_msg(rc == 0, "exit %d: %s", rc, log);
     ck_assert_msg(strstr(log, "4 of 6 trials to run (2 already recorded)") != NULL, "%s", log);
     free(log);
-    script = slurp(array);
+    script = test_slurp(array);
     ck_assert_ptr_nonnull(strstr(script, "#SBATCH --array=0-3\n"));
     ck_assert_ptr_null(strstr(script, "--skip-failed"));
     free(script);
@@ -663,10 +648,10 @@ START_TEST(submit_calls_sbatch_without_a_shell_and_resumes)
      * told so too */
     rc = sh("cd %s && %s slurm micro.yaml --out %s --skip-failed >%s 2>&1", q(root), q(bin),
             q(out), q(tpath("slurm2.log")));
-    log = slurp(tpath("slurm2.log"));
+    log = test_slurp(tpath("slurm2.log"));
     ck_assert_msg(rc == 0, "exit %d: %s", rc, log);
     ck_assert_msg(strstr(log, "3 of 6 trials to run (3 already recorded)") != NULL, "%s", log);
-    script = slurp(array);
+    script = test_slurp(array);
     ck_assert_ptr_nonnull(strstr(script, " --no-csv --skip-failed"));
     free(script);
     ck_assert_ptr_nonnull(strstr(log, "jid=$(sbatch --parsable "));
@@ -676,13 +661,13 @@ START_TEST(submit_calls_sbatch_without_a_shell_and_resumes)
     char map_path[600];
     snprintf(map_path, sizeof map_path, "%.*s", (int)strcspn(m + 6, "\n"), m + 6);
     free(log);
-    char *map = slurp(map_path);
+    char *map = test_slurp(map_path);
     ck_assert_ptr_nonnull(map);
     snprintf(want, sizeof want, "0\t1\t%s\n1\t2\t%s\n2\t4\t%s\n", s.trials[1].id, s.trials[2].id,
              s.trials[4].id);
     ck_assert_msg(strstr(map, want) != NULL, "%s", map);
     free(map);
-    script = slurp(array); /* the new script names the new map */
+    script = test_slurp(array); /* the new script names the new map */
     ck_assert_ptr_nonnull(strstr(script, "#SBATCH --array=0-2\n"));
     ck_assert_ptr_nonnull(strstr(script, strrchr(map_path, '/') + 1));
     free(script);
@@ -692,7 +677,7 @@ START_TEST(submit_calls_sbatch_without_a_shell_and_resumes)
     ck_assert_int_eq(sh("cd %s && %s slurm micro.yaml --out %s >%s 2>&1", q(root), q(bin), q(out),
                         q(tpath("slurm3.log"))),
                      0);
-    log = slurp(tpath("slurm3.log"));
+    log = test_slurp(tpath("slurm3.log"));
     ck_assert_msg(strstr(log, "nothing to submit") != NULL, "%s", log);
     free(log);
     sweep_free(&s);
@@ -702,7 +687,7 @@ START_TEST(submit_calls_sbatch_without_a_shell_and_resumes)
                         ">/dev/null 2>%s",
                         q(root), q(bin), q(tpath("r2")), q(tpath("nosbatch.log"))),
                      1);
-    log = slurp(tpath("nosbatch.log"));
+    log = test_slurp(tpath("nosbatch.log"));
     ck_assert_msg(strstr(log, "cannot run sbatch") && strstr(log, "not in PATH"), "%s", log);
     free(log);
 }
@@ -721,7 +706,7 @@ START_TEST(slurm_cli_errors)
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         int rc = sh("cd %s && %s slurm micro.yaml --out r %s >/dev/null 2>%s", q(root), q(bin),
                     bad[i][0], q(tpath("err.log")));
-        char *log = slurp(tpath("err.log"));
+        char *log = test_slurp(tpath("err.log"));
         ck_assert_msg(rc != 0 && strstr(log, bad[i][1]) != NULL, "%s: exit %d: %s", bad[i][0], rc,
                       log);
         free(log);
@@ -732,7 +717,7 @@ START_TEST(slurm_cli_errors)
     ck_assert_int_eq(
         sh("cd %s && %s slurm nomodel.yaml >/dev/null 2>%s", q(root), q(bin), q(tpath("err.log"))),
         1);
-    char *log = slurp(tpath("err.log"));
+    char *log = test_slurp(tpath("err.log"));
     ck_assert_msg(strstr(log, "every array task would fail") != NULL, "%s", log);
     free(log);
 }
@@ -761,7 +746,7 @@ START_TEST(run_trial_id_and_no_csv)
                         q(tpath("micro.yaml")), q(out), s.trials[1].id),
                      0);
     ck_assert_int_eq(sh("%s collect %s >/dev/null", q(bin), q(out)), 0);
-    char *csv = slurp(path);
+    char *csv = test_slurp(path);
     ck_assert_ptr_nonnull(strstr(csv, s.trials[1].id));
     ck_assert_ptr_nonnull(strstr(csv, s.trials[4].id));
     ck_assert_ptr_null(strstr(csv, s.trials[0].id));
@@ -771,19 +756,19 @@ START_TEST(run_trial_id_and_no_csv)
     ck_assert_int_eq(sh("%s run %s --out %s --trial 0 --trial-id %s >/dev/null 2>%s", q(bin),
                         q(tpath("micro.yaml")), q(out), s.trials[4].id, q(tpath("err.log"))),
                      1);
-    char *log = slurp(tpath("err.log"));
+    char *log = test_slurp(tpath("err.log"));
     ck_assert_msg(strstr(log, "now at plan index 4") != NULL, "%s", log);
     free(log);
     ck_assert_int_eq(sh("%s run %s --out %s --trial-id 0123456789abcdef >/dev/null 2>%s", q(bin),
                         q(tpath("micro.yaml")), q(out), q(tpath("err.log"))),
                      1);
-    log = slurp(tpath("err.log"));
+    log = test_slurp(tpath("err.log"));
     ck_assert_msg(strstr(log, "has no such trial") != NULL, "%s", log);
     free(log);
     ck_assert_int_eq(sh("%s run %s --trial-id XYZ >/dev/null 2>%s", q(bin), q(tpath("micro.yaml")),
                         q(tpath("err.log"))),
                      2);
-    log = slurp(tpath("err.log"));
+    log = test_slurp(tpath("err.log"));
     ck_assert_msg(strstr(log, "--trial-id expects") != NULL, "%s", log);
     free(log);
     sweep_free(&s);
