@@ -143,11 +143,11 @@ bool results_trial_done(const char *out_dir, const char *id, bool retry_failed)
     cJSON *j = results_read_trial(out_dir, id, &e);
     if (!j)
         return false;
-    /* A record without a string status is malformed: not done, so the trial runs again
-     * and its record is rewritten whole. */
-    const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "status"));
-    bool done = st && (strcmp(st, "ok") == 0 || strcmp(st, "diverged") == 0 ||
-                       (!retry_failed && strcmp(st, "failed") == 0));
+    /* read_record refused a record without a string status (not done: the trial runs
+     * again and its record is rewritten whole). */
+    const char *st = cJSON_GetObjectItemCaseSensitive(j, "status")->valuestring;
+    bool done = strcmp(st, "ok") == 0 || strcmp(st, "diverged") == 0 ||
+                (!retry_failed && strcmp(st, "failed") == 0);
     cJSON_Delete(j);
     return done;
 }
